@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine:  make run  and  make test.
+# Both create the local virtual environment .venv first (once; again only when
+# requirements.txt or pyproject.toml change).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: help setup run test lint lab data clean-cache
+
+help:
+	@echo "make run    install, fetch IMDB, execute every notebook (outputs saved in them)"
+	@echo "make test   install, lint, run the unit tests and every notebook in quick mode"
+	@echo "make lab    open JupyterLab on the same environment"
+	@echo "make lint   ruff on utils/, tests/ and the notebooks"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+data: setup
+	$(PY) -c "from utils.data import ensure_imdb; print('IMDB reviews in', ensure_imdb())"
+
+run: setup data
+	@for nb in $(NOTEBOOKS); do \
+		echo "=== $$nb"; \
+		$(PY) -m papermill "$$nb" "$$nb" --cwd notebooks --execution-timeout 3600 || exit 1; \
+	done
+
+test: setup lint
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check utils tests notebooks
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+clean-cache:
+	rm -rf data/imdb_cache

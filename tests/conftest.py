@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny fake IMDB folder with the real layout, built in a temporary folder."""
+
+import tarfile
+
+import pytest
+
+# Words chosen so the tests can tell where each review went.
+POS_WORDS = "great wonderful superb loved"
+NEG_WORDS = "awful boring terrible hated"
+
+
+def write_fake_imdb(root, n_per_class=10):
+    """Create root/aclImdb with train/{pos,neg,unsup} and test/{pos,neg}; return the folder."""
+    folder = root / "aclImdb"
+    for split in ("train", "test"):
+        for label, words in (("pos", POS_WORDS), ("neg", NEG_WORDS)):
+            d = folder / split / label
+            d.mkdir(parents=True)
+            for i in range(n_per_class):
+                extra = "onlyintest" if split == "test" else f"film{i}"
+                text = f"This {label.upper()} movie<br /><br />was {words}, {extra} really!"
+                (d / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(text)
+    unsup = folder / "train" / "unsup"
+    unsup.mkdir()
+    for i in range(n_per_class):
+        (unsup / f"{i}_0.txt").write_text("unlabelledword " * 5)
+    (folder / "README").write_text("fake IMDB for tests")
+    return folder
+
+
+@pytest.fixture
+def fake_data_dir(tmp_path):
+    """A data folder holding a tiny, complete aclImdb/ (10 reviews per class and split)."""
+    write_fake_imdb(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def fake_archive(tmp_path_factory):
+    """A tar.gz of the fake aclImdb/, as the official archive is laid out; returns its path."""
+    src = tmp_path_factory.mktemp("src")
+    write_fake_imdb(src)
+    archive = tmp_path_factory.mktemp("archive") / "aclImdb_v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src / "aclImdb", arcname="aclImdb")
+    return archive
+
+
+@pytest.fixture(autouse=True)
+def no_real_download(monkeypatch):
+    """No test ever downloads the real 84 MB archive: the official URL points nowhere here."""
+    from utils import data
+
+    monkeypatch.setattr(data, "IMDB_URL", "http://127.0.0.1:9/aclImdb_v1.tar.gz")

@@ -1,0 +1,176 @@
+"""The IMDB loader, on a tiny fake aclImdb/ (never the real data)."""
+
+import hashlib
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+from utils import data as imdb
+from utils.data import ImdbDataError, decode, ensure_imdb, load_imdb
+
+SMALL = dict(vocab_size=30, maxlen=12, verbose=False)
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_shapes_labels_and_split(fake_data_dir):
+    d = load_imdb(data_dir=fake_data_dir, validation_split=0.2, **SMALL)
+    assert d.x_train.shape == (16, 12) and d.x_val.shape == (4, 12) and d.x_test.shape == (20, 12)
+    assert d.x_train.dtype == np.int32
+    # stratified: each split keeps the 50/50 balance
+    assert d.y_train.sum() == 8 and d.y_val.sum() == 2 and d.y_test.sum() == 10
+
+
+def test_labels_follow_the_folders_and_unsup_is_ignored(fake_data_dir):
+    d = load_imdb(data_dir=fake_data_dir, **SMALL)
+    assert "unlabelledword" not in d.vocabulary
+    for x, y in zip(d.x_train, d.y_train, strict=True):
+        words = decode(x, d.vocabulary).split()
+        assert ("great" in words) == (y == 1) and ("awful" in words) == (y == 0)
+
+
+def test_vocabulary_is_adapted_on_training_text_only(fake_data_dir):
+    d = load_imdb(data_dir=fake_data_dir, **SMALL)
+    assert "onlyintest" not in d.vocabulary  # a word seen only in test reviews
+    assert d.vocabulary[:2] == ["", "[UNK]"]
+    assert "br" not in d.vocabulary  # <br /> tags are stripped
+    assert np.any(d.x_test == 1)  # so test reviews contain [UNK]
+
+
+def test_padding_side(fake_data_dir):
+    post = load_imdb(data_dir=fake_data_dir, padding="post", **SMALL)
+    pre = load_imdb(data_dir=fake_data_dir, padding="pre", **SMALL)
+    for a, b in zip(post.x_train, pre.x_train, strict=True):
+        n = np.count_nonzero(a)
+        assert 0 < n < 12
+        assert np.all(a[n:] == 0) and np.all(b[: 12 - n] == 0)
+        np.testing.assert_array_equal(a[:n], b[12 - n :])
+
+
+def test_truncation_keeps_the_chosen_end(fake_data_dir):
+    full = load_imdb(data_dir=fake_data_dir, vocab_size=30, maxlen=20, verbose=False)
+    head = load_imdb(data_dir=fake_data_dir, vocab_size=30, maxlen=3, verbose=False)
+    tail = load_imdb(data_dir=fake_data_dir, vocab_size=30, maxlen=3, truncating="pre",
+                     verbose=False)
+    n = np.count_nonzero(full.x_train[0])
+    np.testing.assert_array_equal(head.x_train[0], full.x_train[0][:3])
+    np.testing.assert_array_equal(tail.x_train[0], full.x_train[0][n - 3 : n])
+
+
+def test_decode_reads_the_review_back(fake_data_dir):
+    d = load_imdb(data_dir=fake_data_dir, vocab_size=30, maxlen=20, verbose=False)
+    i = int(np.flatnonzero(d.y_train == 1)[0])
+    assert d.decode(d.x_train[i]).startswith("this pos movie was great wonderful superb loved")
+    assert d.decode(d.x_train[i], show_padding=True).endswith("_")
+
+
+def test_balanced_subset(fake_data_dir):
+    d = load_imdb(data_dir=fake_data_dir, subset=8, validation_split=0.25, **SMALL)
+    assert len(d.y_train) + len(d.y_val) == 8 and len(d.y_test) == 8
+    assert d.y_train.sum() + d.y_val.sum() == 4 and d.y_test.sum() == 4
+
+
+def test_seed_fixes_the_split(fake_data_dir):
+    a = load_imdb(data_dir=fake_data_dir, seed=1, **SMALL)
+    b = load_imdb(data_dir=fake_data_dir, seed=1, use_cache=False, **SMALL)
+    c = load_imdb(data_dir=fake_data_dir, seed=2, **SMALL)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_cache_hit_needs_no_reviews_and_is_keyed_by_parameters(fake_data_dir):
+    first = load_imdb(data_dir=fake_data_dir, **SMALL)
+    assert len(list((fake_data_dir / "imdb_cache").glob("*.npz"))) == 1
+    shutil.rmtree(fake_data_dir / "aclImdb")  # from now on only the cache can answer
+    again = load_imdb(data_dir=fake_data_dir, **SMALL)
+    np.testing.assert_array_equal(first.x_test, again.x_test)
+    assert first.vocabulary == again.vocabulary
+    with pytest.raises(ImdbDataError, match="Could not download"):  # other parameters:
+        load_imdb(data_dir=fake_data_dir, vocab_size=31, maxlen=12, verbose=False)  # a miss
+
+
+def test_corrupt_cache_is_rebuilt_not_reused(fake_data_dir):
+    first = load_imdb(data_dir=fake_data_dir, **SMALL)
+    (cache,) = (fake_data_dir / "imdb_cache").glob("*.npz")
+    cache.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="corrupt cache"):
+        again = load_imdb(data_dir=fake_data_dir, **SMALL)
+    np.testing.assert_array_equal(first.x_train, again.x_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rebuilt cache is valid again
+        load_imdb(data_dir=fake_data_dir, **SMALL)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(padding="left"), "padding must be 'post' or 'pre'"),
+        (dict(truncating="middle"), "truncating must be 'post' or 'pre'"),
+        (dict(vocab_size=2), "vocab_size must be an integer of at least 3"),
+        (dict(maxlen=0), "maxlen must be an integer"),
+        (dict(maxlen=12.5), "maxlen must be an integer"),
+        (dict(subset=7), "subset must be an even number"),
+        (dict(subset=30_000), "subset must be an even number"),
+        (dict(validation_split=1.0), "validation_split must be between 0 and 1"),
+    ],
+)
+def test_bad_parameters_are_named(fake_data_dir, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_imdb(data_dir=fake_data_dir, **{**SMALL, **kwargs})
+
+
+def test_half_extracted_folder_is_reported(fake_data_dir):
+    shutil.rmtree(fake_data_dir / "aclImdb" / "test" / "neg")
+    with pytest.raises(ImdbDataError, match=r"looks incomplete \(test/neg missing.*Delete"):
+        load_imdb(data_dir=fake_data_dir, **SMALL)
+
+
+def test_unequal_class_folders_are_reported(fake_data_dir):
+    next((fake_data_dir / "aclImdb" / "train" / "pos").glob("*.txt")).unlink()
+    with pytest.raises(ImdbDataError, match="unequal class folders"):
+        ensure_imdb(fake_data_dir)
+
+
+def test_no_network_message_names_url_and_folder(tmp_path):
+    url = "http://127.0.0.1:9/aclImdb_v1.tar.gz"  # nothing listens on port 9
+    with pytest.raises(ImdbDataError, match=r"Could not download .*127\.0\.0\.1.*put it in"):
+        ensure_imdb(tmp_path, url=url)
+    assert not (tmp_path / "aclImdb_v1.tar.gz").exists()
+
+
+def test_download_check_and_extract(tmp_path, fake_archive):
+    folder = ensure_imdb(tmp_path, url=fake_archive.as_uri(), md5=md5(fake_archive))
+    assert folder == tmp_path / "aclImdb"
+    assert imdb.check_imdb_folder(folder)["test/pos"] == 10
+    assert not list(tmp_path.glob(".extracting-*"))  # no temporary folder left behind
+    d = load_imdb(data_dir=tmp_path, **SMALL)
+    assert len(d.y_test) == 20
+
+
+def test_download_with_wrong_checksum_is_deleted(tmp_path, fake_archive):
+    with pytest.raises(ImdbDataError, match="failed its MD5 check.*deleted"):
+        ensure_imdb(tmp_path, url=fake_archive.as_uri(), md5="0" * 32)
+    assert not (tmp_path / "aclImdb_v1.tar.gz").exists()
+    assert not (tmp_path / "aclImdb").exists()
+
+
+def test_corrupt_cached_archive_is_replaced(tmp_path, fake_archive, capsys):
+    (tmp_path / "aclImdb_v1.tar.gz").write_bytes(b"half a download")
+    folder = ensure_imdb(tmp_path, url=fake_archive.as_uri(), md5=md5(fake_archive))
+    assert "failed its MD5 check" in capsys.readouterr().out
+    assert md5(tmp_path / "aclImdb_v1.tar.gz") == md5(fake_archive)
+    assert imdb.check_imdb_folder(folder)["train/neg"] == 10
+
+
+def test_archive_that_is_not_a_tarball_is_deleted(tmp_path):
+    bad = tmp_path / "src" / "aclImdb_v1.tar.gz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x1f\x8b this is not gzip")
+    data = tmp_path / "data"
+    with pytest.raises(ImdbDataError, match="could not be extracted.*deleted"):
+        ensure_imdb(data, url=bad.as_uri(), md5=md5(bad))
+    assert not (data / "aclImdb_v1.tar.gz").exists() and not (data / "aclImdb").exists()

@@ -1,0 +1,62 @@
+"""Every notebook runs top to bottom in a fresh kernel, in quick mode, with papermill.
+
+Quick mode goes through each notebook's `parameters` cell: for every parameter a notebook
+declares whose name is in QUICK, the test passes the small value instead. A new notebook
+in notebooks/ is picked up by the glob, with no edit here. The executed copy is written
+to a temporary folder and figures/results go to a temporary results folder, so the
+committed notebooks and results/ are never touched.
+"""
+
+import json
+
+import papermill as pm
+import pytest
+
+from utils import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+# Small values for the knobs notebooks share by name.
+QUICK = {
+    "quick": True,  # a notebook may shrink anything else it owns when this is set
+    "epochs": 1,
+    "seeds": [0, 1],
+    "subset": 600,
+    "vocab_size": 2_000,
+    "maxlen": 40,
+    "batch_size": 64,
+    "units": 8,
+    "embed_dim": 8,
+    "timing_epochs": 3,
+}
+
+
+def quick_parameters(notebook) -> dict:
+    declared = pm.inspect_notebook(str(notebook))
+    return {name: value for name, value in QUICK.items() if name in declared}
+
+
+def test_every_notebook_has_a_parameters_cell_first():
+    assert NOTEBOOKS, "no notebooks found"
+    for notebook in NOTEBOOKS:
+        cells = json.loads(notebook.read_text())["cells"]
+        first_code = next(c for c in cells if c["cell_type"] == "code")
+        assert "parameters" in first_code["metadata"].get("tags", []), notebook.name
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_runs_in_quick_mode(notebook, tmp_path, monkeypatch):
+    monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    before = notebook.read_bytes()
+    output = tmp_path / notebook.name
+    pm.execute_notebook(
+        str(notebook), str(output), parameters=quick_parameters(notebook),
+        cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
+        execution_timeout=600,
+    )
+    assert notebook.read_bytes() == before, "the committed notebook was modified"
+    cells = json.loads(output.read_text())["cells"]
+    errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
