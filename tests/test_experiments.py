@@ -1,0 +1,130 @@
+"""The experiment runner, on a tiny synthetic task (never IMDB)."""
+
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils.experiments import (
+    COLUMNS,
+    history_frame,
+    load_results,
+    paired_differences,
+    run_grid,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Sequences of 8 tokens; the label says whether token 3 occurs. Easy, but not instant."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        x = rng.integers(1, 10, size=(n, 8)).astype("int32")
+        return x, np.any(x == 3, axis=1).astype("int32")
+
+    (xt, yt), (xv, yv), (xs, ys) = split(96), split(32), split(32)
+    return SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys)
+
+
+def build(cell=keras.layers.SimpleRNN):
+    def builder():
+        return keras.Sequential([
+            keras.Input((8,), dtype="int32"),
+            keras.layers.Embedding(10, 4),
+            keras.layers.Bidirectional(cell(4)),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ])
+    return builder
+
+
+@pytest.fixture(scope="module")
+def grid(tiny, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    builders = {"simple": build(), "gru": build(keras.layers.GRU)}
+    import utils.experiments as ex
+
+    original = ex.RESULTS_DIR
+    ex.RESULTS_DIR = folder
+    try:
+        results = run_grid(builders, tiny, seeds=[0, 1], epochs=3, batch_size=32,
+                           name="tiny", progress=False)
+    finally:
+        ex.RESULTS_DIR = original
+    return results, folder
+
+
+def test_schema_one_row_per_variant_and_seed(grid):
+    results, _ = grid
+    assert list(results.columns) == COLUMNS
+    assert sorted(zip(results.variant, results.seed, strict=True)) == [
+        ("gru", 0), ("gru", 1), ("simple", 0), ("simple", 1)]
+    assert (results.epochs_run >= 1).all() and (results.epochs_run <= 3).all()
+    assert (results.best_epoch <= results.epochs_run).all()
+    assert results.test_accuracy.between(0, 1).all()
+    assert (results.seconds_per_epoch > 0).all()
+    gru, simple = (results.query(f"variant == '{v}'").params.iloc[0] for v in ("gru", "simple"))
+    assert gru > simple  # a GRU cell has three times the recurrent weights
+
+
+def test_best_epoch_is_the_lowest_validation_loss(grid):
+    results, _ = grid
+    for row in results.itertuples():
+        losses = [epoch["val_loss"] for epoch in row.history]
+        assert row.best_epoch == int(np.argmin(losses)) + 1
+        assert row.val_loss == pytest.approx(min(losses))
+
+
+def test_same_seed_same_numbers(tiny, grid):
+    results, _ = grid
+    again = run_grid({"simple": build()}, tiny, seeds=[1], epochs=3, batch_size=32,
+                     progress=False)
+    first = results.query("variant == 'simple' and seed == 1").iloc[0]
+    assert again.test_accuracy[0] == first.test_accuracy
+    assert again.test_loss[0] == first.test_loss
+    assert [e["loss"] for e in again.history[0]] == [e["loss"] for e in first.history]
+
+
+def test_different_seeds_differ(grid):
+    results, _ = grid
+    simple = results.query("variant == 'simple'")
+    assert simple.history.iloc[0][0]["loss"] != simple.history.iloc[1][0]["loss"]
+
+
+def test_results_files_round_trip(grid):
+    results, folder = grid
+    back = load_results("tiny", folder)
+    pd.testing.assert_frame_equal(back.drop(columns="history"), results.drop(columns="history"))
+    assert back.history.tolist() == results.history.tolist()
+    long = pd.read_csv(folder / "tiny_history.csv")
+    assert len(long) == results.epochs_run.sum()
+    assert {"epoch", "loss", "val_accuracy", "seconds", "variant", "seed"} <= set(long.columns)
+
+
+def test_history_frame_is_long(grid):
+    results, _ = grid
+    long = history_frame(results)
+    assert len(long) == results.epochs_run.sum()
+    assert long.groupby(["variant", "seed"]).epoch.max().tolist() == (
+        results.sort_values(["variant", "seed"]).epochs_run.tolist())
+
+
+def test_paired_differences_by_seed():
+    results = pd.DataFrame({
+        "variant": ["a", "a", "a", "b", "b", "b"],
+        "seed": [0, 1, 2, 0, 1, 2],
+        "test_accuracy": [0.80, 0.82, 0.84, 0.81, 0.84, 0.83],
+    })
+    diff = paired_differences(results, baseline="a")
+    assert list(diff.index) == ["b"]
+    assert diff.loc["b", "mean difference"] == pytest.approx(0.0066666, abs=1e-6)
+    assert diff.loc["b", "min"] == pytest.approx(-0.01)
+    assert diff.loc["b", "max"] == pytest.approx(0.02)
+    assert diff.loc["b", "seeds"] == 3
+
+
+def test_empty_grid_is_refused(tiny):
+    with pytest.raises(ValueError, match="at least one variant"):
+        run_grid({}, tiny, seeds=[0], epochs=1)

@@ -1,0 +1,231 @@
+"""A hand-made bidirectional wrapper, to see what `keras.layers.Bidirectional` does inside.
+
+A bidirectional RNN (Schuster & Paliwal, 1997, "Bidirectional recurrent neural
+networks", IEEE Transactions on Signal Processing 45(11)) runs two recurrent layers
+over the same sequence:
+
+- the *forward* layer reads x_1, x_2, ..., x_T, so its output at step t summarises
+  the past x_1..x_t;
+- the *backward* layer reads x_T, x_{T-1}, ..., x_1, so its output at step t
+  summarises the future x_t..x_T.
+
+Putting the two side by side gives, at every step, a summary of the whole sequence.
+
+    from utils.layers import HandmadeBidirectional
+    layer = HandmadeBidirectional(keras.layers.SimpleRNN(16, return_sequences=True))
+
+`HandmadeBidirectional` gives the same numbers as `keras.layers.Bidirectional` (same
+weights in the same order, so `set_weights` carries over), but its `call` is short
+enough to read in one go.
+"""
+
+import keras
+from keras import ops
+
+#: The ways of combining the forward and backward outputs (None keeps both, unmerged).
+MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+
+@keras.saving.register_keras_serializable(package="birnn")
+class HandmadeBidirectional(keras.layers.Layer):
+    """Runs a recurrent layer forwards and a copy of it backwards, then merges the two.
+
+    Args:
+        layer: a recurrent layer such as `SimpleRNN`, `GRU` or `LSTM`. It is not used
+            itself: the wrapper builds a fresh copy of it from its config (new weights),
+            named `forward_<name>`.
+        merge_mode: how the two outputs are combined: `"concat"` (side by side, the
+            default), `"sum"`, `"ave"` (average), `"mul"` (element-wise product), or
+            `None` to return both outputs unmerged, as a tuple.
+        backward_layer: optional recurrent layer for the backward direction, used as
+            is (not copied). It must read the other way (`go_backwards=True`) and agree
+            with `layer` on `return_sequences`, `return_state` and `stateful`. By
+            default it is another copy of `layer`, with `go_backwards=True`, named
+            `backward_<name>`.
+        **kwargs: passed to `keras.layers.Layer` (for example `name`).
+
+    Attributes:
+        forward_layer, backward_layer: the two recurrent layers. Their weights are the
+            wrapper's weights, forward layer's first, as in `Bidirectional`.
+        merge_mode, return_sequences, return_state: as above / as in `layer`.
+
+    Why flip the backward outputs? A layer built with `go_backwards=True` reads the
+    sequence from its last step to its first, and with `return_sequences=True` it
+    hands back its outputs in the order it produced them: its first output is about
+    x_T only, its last one about the whole sequence. Reversing them along the time axis
+    puts them back in reading order, so that step t of the backward output lines up
+    with step t of the forward output (and of the input) before merging.
+
+    Training: the merged output feeds the rest of the model, so a single loss sends
+    gradients through the merge into both layers; the two directions are trained
+    together, each with its own weights.
+
+    Masks (from `Embedding(mask_zero=True)` or `mask=`) are passed to both layers:
+    they skip the padded steps, keeping their state unchanged, so the final states do
+    not depend on whether the padding is at the start or the end. When returning
+    sequences, the outputs at padded steps are zeros, and the mask is passed on to the
+    next layer.
+
+    Returns, for inputs of shape `(batch, time, features)` and `units` units:
+    the merged output, `(batch, time, 2 * units)` for `"concat"` with
+    `return_sequences=True` (`(batch, 2 * units)` without); with `return_state=True`
+    it is followed by the forward layer's final states then the backward layer's.
+    With `merge_mode=None` the forward and backward outputs come first, then the states.
+
+    Reference: M. Schuster and K. K. Paliwal, "Bidirectional recurrent neural networks",
+    IEEE Transactions on Signal Processing 45(11), 1997.
+    """
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(
+                f"Unknown merge_mode={merge_mode!r}. "
+                f"Use one of: {', '.join(repr(mode) for mode in MERGE_MODES)}."
+            )
+        super().__init__(**kwargs)
+        # The forward layer is a fresh copy of `layer` (same settings, new weights). It is
+        # assigned first, so its weights come first in `self.weights`, as in Bidirectional.
+        name = layer.name.removeprefix("forward_")  # (a reloaded layer is already prefixed)
+        self.forward_layer = _copy_layer(layer, name=f"forward_{name}")
+        # The backward layer is another copy that reads the sequence the other way.
+        if backward_layer is None:
+            name = layer.name.removeprefix("backward_")
+            backward_layer = _copy_layer(layer, name=f"backward_{name}", go_backwards=True)
+        self.backward_layer = backward_layer
+        self._check_layers_match()
+
+        # Outputs at masked (padded) steps are zeros when returning sequences. Without
+        # sequences, the output is the last step's: it must then be the last *unmasked*
+        # step's output (zero_output_for_mask=False), or post-padding would zero it.
+        for sublayer in (self.forward_layer, self.backward_layer):
+            if hasattr(sublayer, "zero_output_for_mask"):
+                sublayer.zero_output_for_mask = sublayer.return_sequences
+
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.stateful = layer.stateful
+        self.supports_masking = True
+
+    def _check_layers_match(self):
+        forward, backward = self.forward_layer, self.backward_layer
+        if forward.go_backwards == backward.go_backwards:
+            raise ValueError(
+                "The forward and backward layers read the sequence in the same direction "
+                f"(both have go_backwards={forward.go_backwards}). Give the backward layer "
+                "go_backwards=True and `layer` go_backwards=False, or leave "
+                "backward_layer=None to get a reversed copy of `layer`."
+            )
+        for attribute in ("return_sequences", "return_state", "stateful"):
+            forward_value = getattr(forward, attribute)
+            backward_value = getattr(backward, attribute)
+            if forward_value != backward_value:
+                raise ValueError(
+                    f"The forward and backward layers must have the same {attribute}; got "
+                    f"{forward_value} for the forward layer and {backward_value} for the "
+                    "backward layer."
+                )
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        # Create both layers' weights now, so that e.g. `set_weights` works before a call.
+        for sublayer in (self.forward_layer, self.backward_layer):
+            if not sublayer.built:
+                sublayer.build(sequences_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        # An initial state, if given, is the forward layer's states then the backward's.
+        forward_state = backward_state = None
+        if initial_state is not None:
+            half = len(initial_state) // 2
+            forward_state, backward_state = initial_state[:half], initial_state[half:]
+
+        # 1. Run the forward layer: it reads x_1, x_2, ..., x_T.
+        forward = self.forward_layer(
+            sequences, initial_state=forward_state, mask=mask, training=training
+        )
+        # 2. Run the backward layer on the same inputs: it reads x_T, ..., x_1, so its
+        #    outputs come out last-step-first.
+        backward = self.backward_layer(
+            sequences, initial_state=backward_state, mask=mask, training=training
+        )
+
+        # 3. With return_state each layer returns [output, *final_states]: keep the
+        #    states aside, forward layer's first.
+        states = ()
+        if self.return_state:
+            states = (*forward[1:], *backward[1:])
+            forward, backward = forward[0], backward[0]
+
+        # 4. Flip the backward outputs back along the time axis, so that step t of both
+        #    directions lines up. (Without sequences there is one output: nothing to flip.)
+        if self.return_sequences:
+            backward = ops.flip(backward, axis=1)
+
+        # 5. Merge the two directions (or, with merge_mode=None, return both).
+        if self.merge_mode is None:
+            return (forward, backward, *states)
+        output = self._merge(forward, backward)
+        return (output, *states) if self.return_state else output
+
+    def _merge(self, forward, backward):
+        if self.merge_mode == "concat":
+            return ops.concatenate([forward, backward], axis=-1)
+        if self.merge_mode == "sum":
+            return forward + backward
+        if self.merge_mode == "ave":
+            return (forward + backward) / 2
+        return forward * backward  # "mul"
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        forward = self.forward_layer.compute_output_shape(sequences_shape)
+        backward = self.backward_layer.compute_output_shape(sequences_shape)
+        forward_states = backward_states = ()
+        if self.return_state:  # each layer gives (output shape, *state shapes)
+            (forward, *forward_states), (backward, *backward_states) = forward, backward
+        states = (*forward_states, *backward_states)
+
+        if self.merge_mode is None:
+            return (tuple(forward), tuple(backward), *states)
+        if self.merge_mode == "concat":  # the two outputs side by side
+            output = (*forward[:-1], forward[-1] + backward[-1])
+        else:  # sum, ave, mul: same shape as each output
+            output = tuple(forward)
+        return (output, *states) if self.return_state else output
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        # Only an output with a time axis (return_sequences) keeps the mask.
+        output_mask = mask if self.return_sequences else None
+        output_masks = (output_mask,) if self.merge_mode else (output_mask, output_mask)
+        if not self.return_state:
+            return output_masks[0] if self.merge_mode else output_masks
+        # The final states have no time axis, so no mask.
+        n_states = len(self.forward_layer.state_size) + len(self.backward_layer.state_size)
+        return (*output_masks, *(None,) * n_states)
+
+    def get_config(self):
+        config = {
+            "layer": keras.saving.serialize_keras_object(self.forward_layer),
+            "merge_mode": self.merge_mode,
+            "backward_layer": keras.saving.serialize_keras_object(self.backward_layer),
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("layer", "backward_layer"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        return cls(**config)
+
+
+def _copy_layer(layer, name, **changes):
+    """A fresh, unbuilt copy of `layer`: same config (with `changes`), new weights."""
+    copy = layer.__class__.from_config({**layer.get_config(), **changes, "name": name})
+    # `use_cudnn` (GRU, LSTM) is not part of the config: carry it over, as Bidirectional does.
+    if hasattr(layer, "use_cudnn"):
+        copy.use_cudnn = layer.use_cudnn
+    return copy
