@@ -1,0 +1,64 @@
+"""The classifier builder: shapes, parameter counts, directions and errors."""
+
+import keras
+import numpy as np
+import pytest
+
+from utils import HandmadeBidirectional
+from utils.models import sentiment_model
+
+SMALL = dict(units=3, embed_dim=4, vocab_size=20, maxlen=6)
+
+
+def rnn_params(model):
+    return sum(layer.count_params() for layer in model.layers
+               if layer.name not in ("embedding", "head"))
+
+
+@pytest.mark.parametrize("merge_mode, head_inputs", [("concat", 6), ("sum", 3), ("ave", 3),
+                                                      ("mul", 3)])
+def test_merge_mode_sets_the_head_width(merge_mode, head_inputs):
+    model = sentiment_model("both", merge_mode=merge_mode, **SMALL)
+    assert model.get_layer("head").kernel.shape == (head_inputs, 1)
+    assert model(np.ones((2, 6), "int32")).shape == (2, 1)
+
+
+def test_one_direction_has_half_the_recurrent_parameters():
+    both = sentiment_model("both", **SMALL)
+    forward = sentiment_model("forward", **SMALL)
+    backward = sentiment_model("backward", **SMALL)
+    assert rnn_params(both) == 2 * rnn_params(forward) == 2 * rnn_params(backward)
+    assert backward.layers[1].go_backwards and not forward.layers[1].go_backwards
+
+
+def test_wrappers_agree_with_the_same_weights():
+    hand = sentiment_model("both", wrapper="handmade", **SMALL)
+    ours = [layer for layer in hand.layers if isinstance(layer, HandmadeBidirectional)]
+    assert len(ours) == 1
+    keras_model = sentiment_model("both", wrapper="keras", **SMALL)
+    assert isinstance(keras_model.layers[1], keras.layers.Bidirectional)
+    keras_model.set_weights(hand.get_weights())
+    x = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 6, 7, 8, 9]], "int32")
+    np.testing.assert_allclose(hand(x), keras_model(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_pooling_ignores_padding(pooling):
+    model = sentiment_model("both", pooling=pooling, **SMALL)
+    short = np.array([[5, 6, 7, 0, 0, 0]], "int32")
+    # the same words with other padding length: with the mask, padding must not matter
+    other = sentiment_model("both", pooling=pooling, **{**SMALL, "maxlen": 9})
+    other.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(short), other(np.pad(short, ((0, 0), (0, 3)))), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(direction="sideways"), "direction must be one of"),
+    (dict(cell="transformer"), "cell must be one of"),
+    (dict(pooling="sum"), "pooling must be None"),
+    (dict(merge_mode="avg"), "merge_mode must be one of"),
+    (dict(wrapper="torch"), "wrapper must be"),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sentiment_model(**{**SMALL, **kwargs})
