@@ -6,7 +6,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 .PHONY: help setup run test lint lab data clean-cache
 
@@ -29,10 +28,7 @@ data: setup
 	$(PY) -c "from utils.data import ensure_imdb; print('IMDB reviews in', ensure_imdb())"
 
 run: setup data
-	@for nb in $(NOTEBOOKS); do \
-		echo "=== $$nb"; \
-		$(PY) -m papermill "$$nb" "$$nb" --cwd notebooks --execution-timeout 3600 || exit 1; \
-	done
+	$(PY) -m utils.run_notebooks
 
 test: setup lint
 	$(PY) -m pytest

@@ -60,3 +60,17 @@ def test_notebook_runs_in_quick_mode(notebook, tmp_path, monkeypatch):
     cells = json.loads(output.read_text())["cells"]
     errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+def test_papermill_sees_every_parameter():
+    """Papermill must parse each name the parameters cell assigns (a comment containing `=`
+    once hid one), or quick mode would silently run that knob at full size."""
+    import ast
+
+    for notebook in NOTEBOOKS:
+        cells = json.loads(notebook.read_text())["cells"]
+        first_code = next(c for c in cells if c["cell_type"] == "code")
+        tree = ast.parse("".join(first_code["source"]))
+        assigned = {t.id for node in tree.body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)}
+        assert assigned == set(pm.inspect_notebook(str(notebook))), notebook.name

@@ -1,0 +1,212 @@
+"""Tests for `utils.benchmark`, on tiny random data (a few seconds in all)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from types import SimpleNamespace  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from utils.benchmark import (  # noqa: E402
+    compare_layers,
+    seconds_per_epoch_ratio,
+    train_side_by_side,
+    weights_side_by_side,
+)
+from utils.layers import HandmadeBidirectional  # noqa: E402
+
+BATCH, TIME, FEATURES, UNITS, VOCAB = 4, 6, 3, 5, 20
+
+
+def matched_pair(merge_mode="concat", return_sequences=True, layer=keras.layers.SimpleRNN):
+    """Both wrappers, built, holding the same random weights (biases included)."""
+    rnn = layer(UNITS, return_sequences=return_sequences, name="rnn")
+    hand = HandmadeBidirectional(rnn, merge_mode=merge_mode)
+    ref = keras.layers.Bidirectional(rnn, merge_mode=merge_mode)
+    hand.build((BATCH, TIME, FEATURES))
+    ref.build((BATCH, TIME, FEATURES))
+    rng = np.random.default_rng(1)
+    ref.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in ref.get_weights()])
+    hand.set_weights(ref.get_weights())
+    return hand, ref
+
+
+def random_inputs():
+    return np.random.default_rng(0).normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+
+
+def post_padding_mask():
+    return np.arange(TIME)[None, :] < np.array([TIME, 4, 2, 1])[:, None]
+
+
+# ----------------------------------------------------------------- weights_side_by_side
+
+
+def test_weights_side_by_side_lists_the_same_weights_in_order():
+    hand, ref = matched_pair()
+    table = weights_side_by_side(hand, ref)
+    assert list(table["handmade weight"]) == list(table["keras weight"])
+    assert table["keras weight"][0] == "forward_rnn/simple_rnn_cell/kernel"
+    assert table["keras weight"].iloc[-1] == "backward_rnn/simple_rnn_cell/bias"
+    assert list(table["handmade shape"]) == [w.shape for w in ref.get_weights()]
+    assert (table["max abs difference"] == 0).all()
+
+    # A changed weight shows up in its own row only.
+    weights = hand.get_weights()
+    weights[4] = weights[4] + 0.25
+    hand.set_weights(weights)
+    differences = weights_side_by_side(hand, ref)["max abs difference"]
+    np.testing.assert_allclose(differences[4], 0.25, rtol=1e-5)
+    assert (differences.drop(index=4) == 0).all()
+
+
+def test_weights_side_by_side_refuses_layers_with_different_weights():
+    _, ref = matched_pair(layer=keras.layers.SimpleRNN)
+    no_bias = HandmadeBidirectional(keras.layers.SimpleRNN(UNITS, use_bias=False))
+    no_bias.build((BATCH, TIME, FEATURES))
+    with pytest.raises(ValueError, match="different numbers of weights"):
+        weights_side_by_side(no_bias, ref)
+    lstm, _ = matched_pair(layer=keras.layers.LSTM)  # as many weights, other shapes
+    assert weights_side_by_side(lstm, ref)["max abs difference"].isna().all()
+
+
+# ---------------------------------------------------------------------- compare_layers
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("merge_mode", ["concat", "mul", None])
+def test_compare_layers_finds_no_difference_between_matched_layers(merge_mode, masked):
+    hand, ref = matched_pair(merge_mode)
+    mask = post_padding_mask() if masked else None
+    table = compare_layers(hand, ref, random_inputs(), mask=mask)
+    outputs = ["output"] if merge_mode else ["output 1", "output 2"]
+    weights = [row for row in weights_side_by_side(hand, ref)["keras weight"]]
+    assert list(table["name"]) == [*outputs, *weights, "inputs"]
+    assert list(table["kind"]) == ["output"] * len(outputs) + ["gradient"] * (len(weights) + 1)
+    assert table.loc[table["name"] == "inputs", "shape"].item() == (BATCH, TIME, FEATURES)
+    assert (table["max abs difference"] < 1e-6).all()
+    assert (table["max abs value"] > 1e-3).all()
+
+
+def test_compare_layers_sees_a_difference_in_outputs_and_gradients():
+    hand, ref = matched_pair()
+    weights = ref.get_weights()
+    weights[3] = weights[3] * 1.1  # the backward kernel only
+    hand.set_weights(weights)
+    table = compare_layers(hand, ref, random_inputs()).set_index("name")
+    assert table.loc["output", "max abs difference"] > 1e-3
+    assert table.loc["inputs", "max abs difference"] > 1e-3
+    assert table.loc["backward_rnn/simple_rnn_cell/kernel", "max abs difference"] > 1e-3
+    # The forward layer's weights are untouched and its gradients do not depend on them.
+    assert table.loc["forward_rnn/simple_rnn_cell/kernel", "max abs difference"] < 1e-6
+
+
+def test_compare_layers_uses_only_the_mask_it_is_given():
+    hand, ref = matched_pair()
+    tokens = np.where(post_padding_mask(), 3, 0)
+    embedding = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=True)
+    embedded = embedding(tokens)  # carries its own mask (tokens != 0)
+    mask = keras.ops.convert_to_numpy(embedding.compute_mask(tokens))
+    without = compare_layers(hand, ref, embedded)
+    plain = compare_layers(hand, ref, keras.ops.convert_to_numpy(embedded))  # no mask attached
+    with_mask = compare_layers(hand, ref, embedded, mask=mask)
+    pd.testing.assert_frame_equal(without, plain)  # the mask the tensor carried was dropped
+    assert not np.allclose(with_mask["max abs value"], without["max abs value"])
+
+
+# ------------------------------------------------------------------ train_side_by_side
+
+
+def tiny_data(n=48):
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, VOCAB, size=(n, TIME)).astype("int32")
+    x[::3, TIME // 2 :] = 0  # some padding
+    y = (x[:, 0] > VOCAB // 2).astype("float32")
+    return SimpleNamespace(x_train=x[:32], y_train=y[:32], x_val=x[32:], y_val=y[32:])
+
+
+def build_tiny_model(wrapper):
+    tokens = keras.Input(shape=(TIME,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=True)(tokens)
+    x = wrapper(keras.layers.SimpleRNN(UNITS))(x)
+    model = keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(x))
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_train_side_by_side_gives_identical_histories_and_weights():
+    history, models = train_side_by_side(
+        build_tiny_model, tiny_data(), epochs=3, batch_size=8, seed=3, verbose=False
+    )
+    assert list(history.columns) == [
+        "layer", "epoch", "accuracy", "loss", "val_accuracy", "val_loss",
+        "seconds", "cpu_seconds", "warm_up", "run_order",
+    ]
+    assert list(history["layer"]) == ["handmade"] * 3 + ["keras"] * 3
+    assert list(history["epoch"]) == [1, 2, 3] * 2
+    assert list(history["warm_up"]) == [True, False, False] * 2
+    assert (history["seconds"] > 0).all() and (history["cpu_seconds"] >= 0).all()
+
+    # Alternating, and who goes first swaps every epoch: H K | K H | H K.
+    order = history.sort_values("run_order")[["epoch", "layer"]].values.tolist()
+    assert order == [[1, "handmade"], [1, "keras"], [2, "keras"], [2, "handmade"],
+                     [3, "handmade"], [3, "keras"]]
+
+    # Same start, same batches, same layers: the same numbers, bit for bit.
+    metrics = ["accuracy", "loss", "val_accuracy", "val_loss"]
+    by_layer = {name: frame[metrics].to_numpy() for name, frame in history.groupby("layer")}
+    np.testing.assert_array_equal(by_layer["handmade"], by_layer["keras"])
+    assert not np.allclose(by_layer["handmade"][0], by_layer["handmade"][-1])  # it trained
+    for w_hand, w_keras in zip(models["handmade"].get_weights(), models["keras"].get_weights(),
+                               strict=True):
+        np.testing.assert_array_equal(w_hand, w_keras)
+    assert any(isinstance(layer, HandmadeBidirectional) for layer in models["handmade"].layers)
+    assert any(isinstance(layer, keras.layers.Bidirectional) for layer in models["keras"].layers)
+
+
+def test_train_side_by_side_needs_an_epoch():
+    # (validation=False, used by notebook 04's timing run, is run by the notebook test.)
+    with pytest.raises(ValueError, match="at least 1"):
+        train_side_by_side(build_tiny_model, tiny_data(), epochs=0)
+
+
+# ------------------------------------------------------------- seconds_per_epoch_ratio
+
+
+def timing_frame(handmade, keras_):
+    return pd.DataFrame({
+        "layer": ["handmade"] * len(handmade) + ["keras"] * len(keras_),
+        "epoch": [*range(1, len(handmade) + 1), *range(1, len(keras_) + 1)],
+        "seconds": [*handmade, *keras_],
+        "cpu_seconds": [s / 2 for s in [*handmade, *keras_]],
+    })
+
+
+def test_seconds_per_epoch_ratio_takes_medians_after_the_first_epoch():
+    # Epoch 1 (the warm-up) is far slower and must not count; epoch 3 of keras is an outlier.
+    history = timing_frame(handmade=[50, 6, 4, 5], keras_=[40, 4, 99, 5])
+    result = seconds_per_epoch_ratio(history)
+    assert result["handmade"] == 5 and result["keras"] == 5  # medians of (6, 4, 5), (4, 99, 5)
+    assert result["ratio"] == 1
+    assert result["paired_ratio"] == 1  # median of 6/4, 4/99, 5/5
+    assert result["timed_epochs"] == 3
+    cpu = seconds_per_epoch_ratio(history, "cpu_seconds")
+    assert cpu["handmade"] == 2.5 and cpu["ratio"] == 1
+
+
+def test_seconds_per_epoch_ratio_is_handmade_over_keras():
+    result = seconds_per_epoch_ratio(timing_frame(handmade=[9, 3, 3], keras_=[9, 2, 2]))
+    assert result["ratio"] == pytest.approx(1.5)
+    assert result["paired_ratio"] == pytest.approx(1.5)
+
+
+def test_seconds_per_epoch_ratio_needs_a_timed_epoch_of_both():
+    with pytest.raises(ValueError, match="warm-up"):
+        seconds_per_epoch_ratio(timing_frame(handmade=[9], keras_=[9]))
+    history = timing_frame(handmade=[9, 3], keras_=[9, 3])
+    with pytest.raises(ValueError, match="both layers"):
+        seconds_per_epoch_ratio(history[history["layer"] == "handmade"])

@@ -1,0 +1,260 @@
+"""Put `HandmadeBidirectional` next to `keras.layers.Bidirectional`: numbers, training, time.
+
+Notebook 04 uses these helpers to check that the hand-made layer *is* Keras's layer, piece
+by piece:
+
+    from utils.benchmark import compare_layers, train_side_by_side, seconds_per_epoch_ratio
+
+- `weights_side_by_side(hand, keras_bi)`: the two layers' weight lists, row by row.
+- `compare_layers(hand, keras_bi, inputs, mask)`: how far apart their outputs and
+  gradients are, for one input.
+- `train_side_by_side(build_model, data, epochs, ...)`: two models, one per layer, trained
+  from the same initial weights on the same batches, epoch by epoch in turn, with the
+  metrics and the seconds of every epoch.
+- `seconds_per_epoch_ratio(history)`: the typical seconds per epoch of each, and how many
+  times slower (or faster) the hand-made layer is.
+
+Timing on a shared machine is noisy: another program may take a CPU core for a while. The
+training therefore alternates between the two models every epoch (a slow phase hits both),
+swaps which of the two goes first every epoch (neither is always first), leaves the first
+epoch out of the timing (it also traces and compiles the graph), and uses medians (one
+unusually slow epoch does not move them).
+"""
+
+import gc
+import time
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from .layers import HandmadeBidirectional
+from .notebook import set_seed
+
+#: The two layers compared, under the names used in every table: hand-made first.
+WRAPPERS = {"handmade": HandmadeBidirectional, "keras": keras.layers.Bidirectional}
+
+
+def _relative_path(weight, layer):
+    """A weight's path inside its layer: 'forward_rnn/simple_rnn_cell/kernel'."""
+    prefix = f"{layer.name}/"
+    return weight.path.removeprefix(prefix) if weight.path.startswith(prefix) else weight.path
+
+
+def weights_side_by_side(hand_layer, keras_layer) -> pd.DataFrame:
+    """The weights of the two layers, one row per position in `get_weights()` order.
+
+    Columns: the weight's path inside each layer (without the layer's own name), its
+    shape in each, and the largest absolute difference between the two values (0 once
+    `hand_layer.set_weights(keras_layer.get_weights())` has copied them).
+    """
+    if len(hand_layer.weights) != len(keras_layer.weights):
+        raise ValueError(
+            f"The layers hold different numbers of weights: {len(hand_layer.weights)} "
+            f"(hand-made) and {len(keras_layer.weights)} (Keras)."
+        )
+    rows = []
+    for hand_w, keras_w in zip(hand_layer.weights, keras_layer.weights, strict=True):
+        hand_value = np.asarray(hand_w.numpy())
+        keras_value = np.asarray(keras_w.numpy())
+        same_shape = hand_value.shape == keras_value.shape
+        rows.append({
+            "handmade weight": _relative_path(hand_w, hand_layer),
+            "handmade shape": tuple(hand_value.shape),
+            "keras weight": _relative_path(keras_w, keras_layer),
+            "keras shape": tuple(keras_value.shape),
+            "max abs difference": (
+                float(np.abs(hand_value - keras_value).max()) if same_shape else np.nan
+            ),
+        })
+    return pd.DataFrame(rows)
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def _outputs_and_gradients(layer, inputs, mask, loss_weights):
+    """The layer's outputs, and the gradients of one scalar loss of them.
+
+    The loss is sum(output * loss_weight) over every output: with fixed random
+    `loss_weights`, every single output value changes it, so every gradient is tested.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = _as_list(layer(inputs, mask=mask))
+        if loss_weights is None:  # first call: the loss weights are made to fit the outputs
+            rng = np.random.default_rng(0)
+            loss_weights = [rng.normal(size=o.shape).astype("float32") for o in outputs]
+        loss = sum(tf.reduce_sum(o * w) for o, w in zip(outputs, loss_weights, strict=True))
+    gradients = tape.gradient(loss, [*layer.trainable_weights, inputs])
+    return outputs, gradients, loss_weights
+
+
+def compare_layers(hand_layer, keras_layer, inputs, mask=None) -> pd.DataFrame:
+    """How far apart the two layers' outputs and gradients are, for the same inputs.
+
+    Args:
+        hand_layer, keras_layer: built layers holding the same weights (copy them with
+            `hand_layer.set_weights(keras_layer.get_weights())` first).
+        inputs: a float array or tensor of shape (batch, time, features). It is copied into
+            a fresh tensor, so a mask it may carry from an `Embedding(mask_zero=True)` is
+            dropped: only `mask` counts.
+        mask: optional boolean (batch, time) array, True at the real (unpadded) steps,
+            passed to both layers.
+
+    Returns:
+        One row per compared quantity: each output (`output`, or `output 1` and
+        `output 2` for `merge_mode=None`), then the gradient of a scalar loss of the
+        outputs with respect to each weight (named by its path inside the layer) and to
+        the inputs. Columns: `kind` ("output" or "gradient"), `name`, `shape`,
+        `max abs difference` between the two layers, and `max abs value` (the Keras
+        layer's), which shows the compared numbers are not all zero.
+    """
+    inputs = tf.constant(np.asarray(inputs, dtype="float32"))
+    mask = None if mask is None else tf.constant(np.asarray(mask, dtype=bool))
+    keras_outputs, keras_grads, loss_weights = _outputs_and_gradients(
+        keras_layer, inputs, mask, None
+    )
+    hand_outputs, hand_grads, _ = _outputs_and_gradients(hand_layer, inputs, mask, loss_weights)
+    if len(hand_outputs) != len(keras_outputs) or len(hand_grads) != len(keras_grads):
+        raise ValueError("The two layers return different numbers of outputs or weights.")
+
+    output_names = ["output"] if len(keras_outputs) == 1 else [
+        f"output {i}" for i in range(1, len(keras_outputs) + 1)
+    ]
+    grad_names = [_relative_path(w, keras_layer) for w in keras_layer.trainable_weights]
+    rows = []
+    pairs = [("output", n, h, k) for n, h, k in zip(output_names, hand_outputs, keras_outputs,
+                                                      strict=True)]
+    pairs += [("gradient", n, h, k) for n, h, k in zip([*grad_names, "inputs"], hand_grads,
+                                                         keras_grads, strict=True)]
+    for kind, name, hand_value, keras_value in pairs:
+        hand_value, keras_value = np.asarray(hand_value), np.asarray(keras_value)
+        if hand_value.shape != keras_value.shape:
+            raise ValueError(f"{name}: shapes differ, {hand_value.shape} and {keras_value.shape}.")
+        rows.append({
+            "kind": kind,
+            "name": name,
+            "shape": tuple(keras_value.shape),
+            "max abs difference": float(np.abs(hand_value - keras_value).max()),
+            "max abs value": float(np.abs(keras_value).max()),
+        })
+    return pd.DataFrame(rows)
+
+
+def train_side_by_side(
+    build_model_fn: Callable[[type], keras.Model],
+    data,
+    epochs: int,
+    batch_size: int = 128,
+    seed: int = 0,
+    validation: bool = True,
+    verbose: bool = True,
+) -> tuple[pd.DataFrame, dict[str, keras.Model]]:
+    """Train a hand-made-layer model and a Keras-layer model in turn, from the same start.
+
+    Args:
+        build_model_fn: `build_model_fn(wrapper)` returns a new *compiled* model whose
+            bidirectional layer is `wrapper(...)`; it is called once with
+            `HandmadeBidirectional` and once with `keras.layers.Bidirectional`.
+        data: anything with `x_train, y_train` (and `x_val, y_val` if `validation`), such
+            as an `ImdbData`.
+        epochs: epochs of each model. The first one is the warm-up (see below).
+        batch_size: batch size of both.
+        seed: seeds the initial weights, and the order of the batches of every epoch.
+        validation: evaluate on `x_val, y_val` after every epoch (inside the timed call).
+        verbose: print one line per model and epoch.
+
+    How the comparison is kept fair:
+
+    - *Same start*: the Keras model gets a copy of the hand-made model's initial weights
+      (`set_weights`), so any difference comes from the layers, not from the luck of the
+      initialization.
+    - *Same batches*: `set_seed(seed + epoch)` is called before each model's epoch, so
+      `fit` shuffles the training set in the same order for both.
+    - *Alternating*: epoch 1 of one model, epoch 1 of the other, epoch 2 of the first...
+      and the model that goes first swaps every epoch. A slow phase of a shared machine
+      then hits both, and neither always runs first.
+    - *Warm-up*: the first `fit` call of a model also traces and compiles its graph, so
+      its epoch 1 is slower. It is reported (column `warm_up`) but
+      `seconds_per_epoch_ratio` leaves it out.
+
+    Returns:
+        `(history, models)`. `history` is a tidy DataFrame, one row per (layer, epoch):
+        `layer` ("handmade" or "keras"), `epoch` (from 1), the metrics `fit` reports
+        (`loss`, `accuracy`, `val_loss`, `val_accuracy`, ...), `seconds` (wall-clock time
+        of that epoch's `fit` call), `cpu_seconds` (CPU time this process used during it,
+        all threads: less sensitive than wall time to other programs on the machine),
+        `warm_up` (True for epoch 1) and `run_order` (1, 2, 3, ... in the order the calls
+        ran). `models` maps "handmade" and "keras" to the two trained models.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs!r}.")
+    set_seed(seed)
+    models = {name: build_model_fn(wrapper) for name, wrapper in WRAPPERS.items()}
+    # The same initial weights in both (set_weights checks that the shapes agree).
+    models["keras"].set_weights(models["handmade"].get_weights())
+    validation_data = (data.x_val, data.y_val) if validation else None
+
+    rows = []
+    for epoch in range(1, epochs + 1):
+        order = list(models) if epoch % 2 else list(models)[::-1]  # who goes first swaps
+        for name in order:
+            set_seed(seed + epoch)  # the same shuffling of the training set for both
+            gc.collect()  # no garbage collection of the previous fit inside the timing
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            fit = models[name].fit(
+                data.x_train, data.y_train, validation_data=validation_data,
+                batch_size=batch_size, initial_epoch=epoch - 1, epochs=epoch, verbose=0,
+            )
+            seconds = time.perf_counter() - wall_start
+            cpu_seconds = time.process_time() - cpu_start
+            metrics = {key: float(values[-1]) for key, values in fit.history.items()}
+            rows.append({
+                "layer": name, "epoch": epoch, **metrics, "seconds": seconds,
+                "cpu_seconds": cpu_seconds, "warm_up": epoch == 1, "run_order": len(rows) + 1,
+            })
+            if verbose:
+                shown = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())
+                print(f"epoch {epoch}/{epochs}  {name:<8}  {seconds:5.1f} s  {shown}")
+    history = pd.DataFrame(rows).sort_values(["layer", "epoch"], ignore_index=True)
+    return history, models
+
+
+def seconds_per_epoch_ratio(history: pd.DataFrame, column: str = "seconds") -> pd.Series:
+    """Median seconds per epoch of each layer, leaving out the warm-up epoch, and their ratio.
+
+    Args:
+        history: a DataFrame with columns `layer` ("handmade" and "keras"), `epoch` and
+            `column`, as `train_side_by_side` returns.
+        column: the time to use: `"seconds"` (wall clock) or `"cpu_seconds"`.
+
+    Returns:
+        A Series with `handmade` and `keras` (median of `column` over the epochs after the
+        first; the first also traces the graph, and the median ignores a few slow epochs),
+        `ratio` = handmade / keras (1.0: equally fast; 1.1: the hand-made layer takes 10 %
+        longer), `paired_ratio` (the median over epochs of the same-epoch ratio, whose
+        two epochs ran one right after the other), and `timed_epochs`.
+    """
+    first = history["epoch"].min()
+    timed = history[history["epoch"] > first]
+    per_epoch = timed.pivot(index="epoch", columns="layer", values=column)
+    missing = {"handmade", "keras"} - set(per_epoch.columns)
+    if missing or per_epoch.empty:
+        raise ValueError(
+            "Need at least two epochs of both layers ('handmade' and 'keras'): the first "
+            f"one is the warm-up and is not timed. Got epochs {sorted(history['epoch'])} "
+            f"for layers {sorted(set(history['layer']))}."
+        )
+    per_epoch = per_epoch.dropna()
+    handmade, keras_ = per_epoch["handmade"].median(), per_epoch["keras"].median()
+    return pd.Series({
+        "handmade": handmade,
+        "keras": keras_,
+        "ratio": handmade / keras_,
+        "paired_ratio": (per_epoch["handmade"] / per_epoch["keras"]).median(),
+        "timed_epochs": len(per_epoch),
+    }, name=column)
