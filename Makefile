@@ -7,13 +7,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run test lint lab data clean-cache
+.PHONY: help setup run report test lint lab data clean-cache
 
 help:
 	@echo "make run    install, fetch IMDB, execute every notebook (outputs saved in them)"
 	@echo "make test   install, lint, run the unit tests and every notebook in quick mode"
 	@echo "make lab    open JupyterLab on the same environment"
 	@echo "make lint   ruff on utils/, tests/ and the notebooks"
+	@echo "make report rewrite the README's results section from results/"
 
 setup: $(STAMP)
 
@@ -29,6 +30,10 @@ data: setup
 
 run: setup data
 	$(PY) -m utils.run_notebooks
+	$(PY) -m utils.report
+
+report: setup
+	$(PY) -m utils.report
 
 test: setup lint
 	$(PY) -m pytest

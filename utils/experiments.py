@@ -5,10 +5,11 @@
                        epochs=4, name="merge_modes")
 
 Every (variant, seed) pair is trained identically: the same training and validation data,
-the same optimizer (Adam), batch size and epochs, early stopping on the validation loss
-(the weights of the best epoch are kept), and the test set is evaluated exactly once, at the
-end, with those best weights. `utils.set_seed(seed)` is called before each model is built,
-so the same seed gives the same initial weights, the same shuffling and the same numbers.
+the same optimizer (Adam, gradients clipped to norm 1), batch size and epochs, early
+stopping on the validation loss (the weights of the best epoch are kept), and the test set
+is evaluated exactly once, at the end, with those best weights. `utils.set_seed(seed)` is
+called before each model is built, so the same seed gives the same initial weights, the
+same shuffling and the same numbers.
 
 The result is a pandas DataFrame with one row per (variant, seed); `history_frame(results)`
 turns the per-epoch histories into a long table for learning curves. Both are also written
@@ -73,16 +74,20 @@ def train_one(
     learning_rate: float = 1e-3,
     patience: int = 1,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    clipnorm: float | None = 1.0,
 ) -> dict:
     """Build, train and test one model; return one row of results (see `COLUMNS`).
 
     `build()` returns an uncompiled model whose output is a probability (sigmoid);
     it is compiled here with Adam and binary cross-entropy, so all variants share them.
+    `clipnorm` rescales each gradient whose norm exceeds it (Pascanu, Mikolov & Bengio,
+    2013): a plain tanh RNN's gradients can explode and wreck a run, which clipping
+    prevents without changing ordinary steps. `None` turns it off.
     """
     set_seed(seed)
     model = build()
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
@@ -126,6 +131,7 @@ def run_grid(
     patience: int = 1,
     name: str | None = None,
     progress: bool = True,
+    clipnorm: float | None = 1.0,
 ) -> pd.DataFrame:
     """Train every variant in `builders` once per seed; return one row per (variant, seed).
 
@@ -138,6 +144,7 @@ def run_grid(
         patience: epochs without a lower validation loss before stopping.
         name: if given, write `results/<name>.csv` and `results/<name>_history.csv`.
         progress: show a tqdm bar over the grid, with the epoch being trained.
+        clipnorm: gradient-norm clipping for Adam (see `train_one`), the same for all runs.
     """
     if not builders or not seeds:
         raise ValueError("run_grid needs at least one variant in `builders` and one seed.")
@@ -147,7 +154,7 @@ def run_grid(
         for variant, seed in bar:
             callbacks = [TqdmEpochs(bar, f"{variant} seed {seed}")] if progress else []
             row = train_one(builders[variant], data, seed, epochs, batch_size,
-                            learning_rate, patience, callbacks)
+                            learning_rate, patience, callbacks, clipnorm)
             rows.append({"variant": variant, **row})
     results = pd.DataFrame(rows, columns=COLUMNS)
     if name is not None:

@@ -1,0 +1,57 @@
+"""The README's results section is generated from results/ and matches it."""
+
+import pandas as pd
+import pytest
+
+from utils import ROOT
+from utils.report import BEGIN, END, readme_is_current, results_section, update_readme
+
+
+@pytest.fixture
+def results(tmp_path):
+    folder = tmp_path / "results"
+    (folder / "figures").mkdir(parents=True)
+    pd.DataFrame({
+        "variant": ["concat", "concat", "sum", "sum"], "seed": [0, 1, 0, 1],
+        "test_accuracy": [0.86, 0.88, 0.84, 0.85], "params": [100, 100, 80, 80],
+        "seconds_per_epoch": [5.0, 6.0, 4.0, 4.0],
+    }).to_csv(folder / "merge_modes.csv", index=False)
+    pd.DataFrame({"notebook": ["00_a", "03_b"], "seconds": [30.0, 270.0]}).to_csv(
+        folder / "run_times.csv", index=False)
+    pd.DataFrame({"clock": ["wall clock"], "handmade": [5.1], "keras": [5.0],
+                  "ratio": [1.02]}).to_csv(folder / "handmade_vs_keras_timing.csv", index=False)
+    (folder / "figures" / "03_test_accuracy.png").write_bytes(b"png")
+    return folder
+
+
+def test_section_reports_what_the_files_hold(results):
+    text = results_section(results)
+    assert text.startswith(BEGIN) and text.endswith(END)
+    assert "2 notebooks in 5.0 minutes" in text
+    assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
+    assert text.index("| concat |") < text.index("| sum |")  # best first
+    assert "| wall clock | 5.10 | 5.00 | 1.020 |" in text
+    assert "results/figures/03_test_accuracy.png" in text
+
+
+def test_update_then_check(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{BEGIN}\nold\n{END}\n\n## After\n")
+    assert not readme_is_current(readme, results)
+    assert update_readme(readme, results)
+    assert readme_is_current(readme, results)
+    text = readme.read_text()
+    assert text.startswith("# Title") and text.endswith("## After\n") and "old" not in text
+    assert not update_readme(readme, results)  # idempotent
+
+
+def test_missing_markers_are_reported(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="no results markers"):
+        update_readme(readme, results)
+
+
+def test_committed_readme_matches_committed_results():
+    """`make report` was run after the last full run: the README says what results/ holds."""
+    assert readme_is_current(ROOT / "README.md", ROOT / "results"), "run `make report`"

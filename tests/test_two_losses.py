@@ -1,0 +1,240 @@
+"""The three setups of notebook 05 and the gradient-coupling measurement, on tiny models."""
+
+from types import SimpleNamespace
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import utils.experiments as experiments
+from utils.models import sentiment_model
+from utils.two_losses import (
+    BACKWARD,
+    FORWARD,
+    FROZEN,
+    ONE_LOSS,
+    TWO_LOSSES,
+    VARIANTS,
+    combine_at_test_time,
+    error_signals,
+    forward_gradient_one_loss,
+    forward_gradient_two_losses,
+    frozen_with_new_head,
+    joint_states,
+    logits,
+    new_head,
+    nudged,
+    plot_accuracies,
+    plot_error_signals,
+    relative_change,
+    run_two_losses,
+    signals_long,
+    starved,
+    summarize,
+    t_quantile_975,
+    verdicts,
+    with_trained_head,
+)
+
+SMALL = dict(units=3, embed_dim=4, vocab_size=10, maxlen=8)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Sequences of 8 tokens (1..9, some padded); the label says whether token 3 occurs."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        x = rng.integers(1, 10, size=(n, 8)).astype("int32")
+        x[: n // 4, 6:] = 0  # post-padding on a quarter of them
+        return x, np.any(x == 3, axis=1).astype("int32")
+
+    (xt, yt), (xv, yv), (xs, ys) = split(96), split(32), split(32)
+    return SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """A forward and a backward model with random (but non-zero) heads."""
+    keras.utils.set_random_seed(0)
+    forward = sentiment_model("forward", **SMALL)
+    backward = sentiment_model("backward", **SMALL)
+    for model, bias in ((forward, 0.3), (backward, -0.2)):
+        w, _ = model.get_layer("head").get_weights()
+        model.get_layer("head").set_weights([3 * w, np.array([bias], "float32")])
+    return forward, backward
+
+
+@pytest.fixture(scope="module")
+def grid(tiny, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    original = experiments.RESULTS_DIR
+    experiments.RESULTS_DIR = folder
+    try:
+        results, models = run_two_losses(tiny, seeds=[0], epochs=1, batch_size=32,
+                                          units=3, embed_dim=4, name="tiny_two_losses",
+                                          progress=False)
+    finally:
+        experiments.RESULTS_DIR = original
+    return results, models, folder
+
+
+def test_combined_logit_is_the_sum_of_the_two_logits(tiny, pair):
+    forward, backward = pair
+    combined = combine_at_test_time(forward, backward)
+    z_f, z_b = logits(forward, tiny.x_test), logits(backward, tiny.x_test)
+    np.testing.assert_allclose(forward.predict(tiny.x_test, verbose=0)[:, 0], sigmoid(z_f),
+                               rtol=1e-5)
+    np.testing.assert_allclose(combined.predict(tiny.x_test, verbose=0)[:, 0],
+                               sigmoid(z_f + z_b), rtol=1e-5)
+    w, b = combined.get_layer("head").get_weights()
+    w_f, b_f = forward.get_layer("head").get_weights()
+    w_b, b_b = backward.get_layer("head").get_weights()
+    np.testing.assert_array_equal(w, np.concatenate([w_f, w_b]))
+    np.testing.assert_allclose(b, b_f + b_b)
+
+
+def trained(build, data, seed):
+    """train_one, also returning the model it trained."""
+    built = []
+    row = experiments.train_one(lambda: built.append(build()) or built[-1], data, seed,
+                                epochs=1, batch_size=32, learning_rate=0.01)
+    return row, built[-1]
+
+
+def test_frozen_model_trains_only_its_head_as_a_head_on_states_computed_once(tiny, pair):
+    forward, backward = pair
+    before = [w.copy() for w in forward.get_weights() + backward.get_weights()]
+    row, frozen = trained(frozen_with_new_head(forward, backward), tiny, seed=5)
+    assert sum(int(np.prod(w.shape)) for w in frozen.trainable_weights) == 2 * 3 + 1
+    for old, new in zip(before, forward.get_weights() + backward.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)  # the originals are untouched
+    # The frozen RNNs' states never change, so a head trained on states computed once, with
+    # the same seed, learns exactly the same weights and scores.
+    states = SimpleNamespace(
+        **{f"x_{split}": joint_states(forward, backward, getattr(tiny, f"x_{split}"))
+           for split in ("train", "val", "test")},
+        y_train=tiny.y_train, y_val=tiny.y_val, y_test=tiny.y_test,
+    )
+    row_fast, head = trained(lambda: new_head(6), states, seed=5)
+    for slow, fast in zip(frozen.get_layer("head").get_weights(),
+                          head.get_layer("head").get_weights(), strict=True):
+        np.testing.assert_allclose(slow, fast, atol=1e-6)
+    assert row["test_loss"] == pytest.approx(row_fast["test_loss"], abs=1e-6)
+    rebuilt = with_trained_head(forward, backward, head.get_layer("head").get_weights())
+    np.testing.assert_allclose(rebuilt.predict(tiny.x_test, verbose=0),
+                               frozen.predict(tiny.x_test, verbose=0), atol=1e-5)
+
+
+def test_run_two_losses_rows_models_and_files(grid):
+    results, models, folder = grid
+    assert list(results.columns) == experiments.COLUMNS
+    assert sorted(results.variant.unique()) == sorted(VARIANTS)
+    assert len(results) == len(VARIANTS)
+    assert results.test_accuracy.between(0, 1).all()
+    by = results.set_index(["variant", "seed"])
+    for seed in (0,):
+        assert by.loc[(TWO_LOSSES, seed), "params"] == (
+            by.loc[(FORWARD, seed), "params"] + by.loc[(BACKWARD, seed), "params"])
+        assert by.loc[(TWO_LOSSES, seed), "epochs_run"] == (
+            by.loc[(FORWARD, seed), "epochs_run"] + by.loc[(BACKWARD, seed), "epochs_run"])
+        assert by.loc[(TWO_LOSSES, seed), "history"] == []
+        assert by.loc[(FROZEN, seed), "params"] == by.loc[(TWO_LOSSES, seed), "params"] - 1
+        encoders = [layer for layer in models[seed]["frozen"].layers
+                    if isinstance(layer, keras.Model)]
+        assert len(encoders) == 2  # (c) reads (b)'s own two RNNs
+        assert set(models[seed]) == {"one_loss", "forward", "backward", "combined", "frozen"}
+    assert (folder / "tiny_two_losses.csv").exists()
+    assert (folder / "tiny_two_losses_history.csv").exists()
+
+
+def test_reported_test_accuracy_is_the_returned_models(tiny, grid):
+    results, models, _ = grid
+    by = results.set_index(["variant", "seed"])
+    for variant, key in ((ONE_LOSS, "one_loss"), (TWO_LOSSES, "combined"), (FROZEN, "frozen")):
+        p = models[0][key].predict(tiny.x_test, verbose=0)[:, 0]
+        accuracy = np.mean((p > 0.5) == tiny.y_test)
+        assert by.loc[(variant, 0), "test_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_error_signals_formulas_and_the_law(tiny, pair):
+    forward, backward = pair
+    signals = error_signals(forward, backward, tiny.x_train, tiny.y_train)
+    z_f, z_b, y = signals.z_forward, signals.z_backward, tiny.y_train
+    np.testing.assert_allclose(signals["own loss, forward"], sigmoid(z_f) - y, atol=1e-12)
+    np.testing.assert_allclose(signals["one loss, both"], sigmoid(z_f + z_b) - y, atol=1e-12)
+    # Whenever the backward logit points the right way, one loss sends the forward RNN a
+    # smaller error than its own loss would.
+    right = (2 * y - 1) * z_b > 0
+    assert right.any() and (~right).any()
+    assert (signals["one loss, both"].abs()[right]
+            <= signals["own loss, forward"].abs()[right] + 1e-12).all()
+    assert (signals["one loss, both"].abs()[~right]
+            >= signals["own loss, forward"].abs()[~right] - 1e-12).all()
+    long = signals_long(signals, confident=0.5)
+    assert len(long) == 2 * len(signals)
+    assert set(long.direction) == {"forward", "backward"}
+    hungry = starved(long, own_above=0.1, one_below=0.9)
+    assert ((hungry["own loss"].abs() > 0.1) & (hungry["one loss"].abs() < 0.9)).all()
+    plt.close(plot_error_signals(long))
+
+
+def test_one_loss_couples_the_directions_two_losses_do_not(tiny, pair):
+    keras.utils.set_random_seed(0)
+    model = sentiment_model("both", "concat", **SMALL)
+    x, y = tiny.x_train[:16], tiny.y_train[:16]
+    bidirectional = model.layers[1]
+    before = forward_gradient_one_loss(model, x, y)
+    saved = bidirectional.backward_layer.get_weights()
+    with nudged(bidirectional.backward_layer, scale=0.5):
+        after = forward_gradient_one_loss(model, x, y)
+    for old, new in zip(saved, bidirectional.backward_layer.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)  # nudged restores the weights
+    assert relative_change(before.gradients, after.gradients) > 1e-3
+
+    forward, backward = pair
+    b_before = forward_gradient_two_losses(forward, backward, x, y)
+    with nudged(backward.layers, scale=0.5):
+        b_after = forward_gradient_two_losses(forward, backward, x, y)
+    assert b_before.loss != b_after.loss  # the backward model did change...
+    assert relative_change(b_before.gradients, b_after.gradients) == 0.0  # ...not the gradient
+
+
+def test_one_review_gradient_is_rescaled_by_the_ratio_of_errors(tiny):
+    keras.utils.set_random_seed(2)
+    model = sentiment_model("both", "concat", **SMALL)
+    x, y = tiny.x_train[:1], tiny.y_train[:1]
+    before = forward_gradient_one_loss(model, x, y)
+    with nudged(model.layers[1].backward_layer, scale=0.5, seed=3):
+        after = forward_gradient_one_loss(model, x, y)
+    ratio = (after.probabilities[0] - y[0]) / (before.probabilities[0] - y[0])
+    assert abs(ratio - 1) > 1e-3
+    for g0, g1 in zip(before.gradients, after.gradients, strict=True):
+        np.testing.assert_allclose(g1, ratio * g0, rtol=1e-3, atol=1e-7)
+
+
+def test_summaries_and_verdicts():
+    assert t_quantile_975(2) == pytest.approx(4.303)
+    assert t_quantile_975(11) == t_quantile_975(10)  # conservative between table entries
+    assert t_quantile_975(100) == 1.96 and np.isnan(t_quantile_975(0))
+    results = pd.DataFrame({
+        "variant": [ONE_LOSS] * 3 + [TWO_LOSSES] * 3 + [FROZEN] * 3,
+        "seed": [0, 1, 2] * 3,
+        "test_accuracy": [0.80, 0.82, 0.84, 0.70, 0.72, 0.74, 0.81, 0.80, 0.86],
+    })
+    table = summarize(results)
+    assert table.loc[ONE_LOSS, "mean"] == pytest.approx(0.82)
+    half = 4.303 * 0.02 / np.sqrt(3)
+    assert table.loc[ONE_LOSS, "ci_low"] == pytest.approx(0.82 - half)
+    assert table.loc[ONE_LOSS, "ci_high"] == pytest.approx(0.82 + half)
+    read = verdicts(experiments.paired_differences(results, ONE_LOSS))
+    assert read[TWO_LOSSES].startswith("below one loss (a) for every seed")
+    assert "larger than its spread" in read[TWO_LOSSES]
+    assert read[FROZEN].startswith("the sign changes")
+    plt.close(plot_accuracies(results))

@@ -1,0 +1,493 @@
+"""What each direction of a trained bidirectional RNN has read, and what it would predict.
+
+A bidirectional classifier `Embedding -> Bidirectional(RNN, concat) -> Dense(1, sigmoid)`
+trained with `return_sequences=False` only ever shows its head two vectors: the forward
+RNN's final state h^f_T (it has read tokens 1..T) and the backward RNN's final state
+h^b_1 (it has read T..1). The head computes
+
+    p = sigmoid(w_f . h^f_T + w_b . h^b_1 + b),    head kernel = [w_f ; w_b].
+
+This module opens the model up (notebook 06):
+
+- `step_states_model(model)`: the same two RNNs (copies with the same weights) with
+  `return_sequences=True`, so every step's state comes out: h^f_t has read tokens 1..t,
+  h^b_t has read tokens t..T (the backward outputs are flipped into reading order).
+- `direction_predictions`: what each direction *alone* would predict so far,
+  p^f_t = sigmoid(w_f . h^f_t + b + c_b) and p^b_t = sigmoid(w_b . h^b_t + b + c_f), using
+  the head's own half for that direction. With a mask, h^f_t is exactly the final state
+  the forward RNN would have reached on a review that stops at word t, so p^f_t is the
+  forward half's verdict on that shorter review. The approximation is the other half: it
+  is absent, and its term is replaced by a stand-in c (0, or its average over reviews,
+  `mean_terms`), a situation the head never saw during training.
+- `reading_check`, `late_turn_candidates`, `accuracy_by_fraction_read`: checks and summaries.
+- `run_padding_grid`: pre- vs post-padding, with and without a mask, for forward-only,
+  backward-only and bidirectional models (a 3 x 2 x 2 grid of trainings via `run_grid`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Callable, Sequence
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .experiments import run_grid, save_results
+from .models import sentiment_model
+
+#: Phrases of a review whose sentiment may turn late (searched in the decoded test reviews).
+LATE_TURN_PHRASES = (
+    "but the ending", "until the end", "the ending ruin", "ending ruined", "ruins it",
+    "ruined it", "ruined the", "but then", "fell apart", "went downhill",
+)
+
+# ---------------------------------------------------------------------------------------
+# 1. Per-step states of each direction
+# ---------------------------------------------------------------------------------------
+
+
+def bidirectional_layer(model: keras.Model) -> keras.layers.Layer:
+    """The model's bidirectional wrapper (handmade or Keras): the layer with both directions."""
+    for layer in model.layers:
+        if hasattr(layer, "forward_layer") and hasattr(layer, "backward_layer"):
+            return layer
+    raise ValueError(f"{model.name} has no bidirectional layer (forward_layer/backward_layer).")
+
+
+def _sequence_copy(layer, input_dim: int):
+    """A copy of the recurrent `layer` returning every step's output, with the same weights."""
+    config = {**layer.get_config(), "return_sequences": True, "return_state": False,
+              "zero_output_for_mask": True, "name": f"{layer.name}_steps"}
+    copy = layer.__class__.from_config(config)
+    copy.build((None, None, input_dim))
+    copy.set_weights(layer.get_weights())
+    return copy
+
+
+# Models built once per trained model and reused: a new Keras model per call would trace
+# its predict function again (slow, and TensorFlow warns about retracing).
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FINAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _no_retracing_warnings():
+    """Hide TensorFlow's 'triggered tf.function retracing' warnings (each new model traces)."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def step_states_model(model: keras.Model) -> keras.Model:
+    """Token ids (any length) -> (h_f, h_b): each direction's state at every step.
+
+    Both outputs have shape (reviews, time, units) and are in reading order: `h_f[:, t]`
+    has read tokens 0..t, `h_b[:, t]` has read tokens t..T-1 (the backward RNN's outputs
+    come out last-step-first and are flipped back, as the wrapper does). The embedding is
+    `model`'s own layer, and the two RNNs are copies of the wrapper's forward_layer and
+    backward_layer with their weights, so nothing is retrained. If the embedding masks
+    padding, padded steps keep the state unchanged (their outputs are zeros).
+    """
+    bi = bidirectional_layer(model)
+    if model in _STEPS:  # reuse it, with the model's current weights
+        steps, forward, backward = _STEPS[model]
+        forward.set_weights(bi.forward_layer.get_weights())
+        backward.set_weights(bi.backward_layer.get_weights())
+        return steps
+    embedding = model.get_layer("embedding")
+    forward = _sequence_copy(bi.forward_layer, embedding.output_dim)
+    backward = _sequence_copy(bi.backward_layer, embedding.output_dim)
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = embedding(ids)
+    h_f = forward(x)
+    h_b = keras.ops.flip(backward(x), axis=1)
+    steps = keras.Model(ids, [h_f, h_b], name=f"{model.name}_steps")
+    _STEPS[model] = (steps, forward, backward)
+    return steps
+
+
+def head_halves(model: keras.Model) -> tuple[np.ndarray, np.ndarray, float]:
+    """The head's weights split by direction: (w_f, w_b, b) for a concat bidirectional model."""
+    kernel, bias = model.get_layer("head").get_weights()
+    units = kernel.shape[0] // 2
+    if bidirectional_layer(model).merge_mode != "concat":
+        raise ValueError("Splitting the head by direction needs merge_mode='concat'.")
+    return kernel[:units, 0], kernel[units:, 0], float(bias[0])
+
+
+def word_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the index of the first and of the last non-padding token."""
+    words = np.asarray(ids) != 0
+    first = words.argmax(axis=1)
+    last = words.shape[1] - 1 - words[:, ::-1].argmax(axis=1)
+    return first, last
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def direction_predictions(model: keras.Model, ids: np.ndarray, stand_in: dict | None = None,
+                          batch_size: int = 512):
+    """What each direction alone would predict so far, at every step of every review.
+
+    Returns `(p_f, p_b)`, arrays of shape (reviews, time), NaN at padded positions:
+
+        p_f[i, t] = sigmoid(w_f . h^f_t + b + c_b),   p_b[i, t] = sigmoid(w_b . h^b_t + b + c_f),
+
+    where `c_b` and `c_f` stand in for the other direction's term, which is absent:
+    `stand_in = {"forward": c_f, "backward": c_b}` (e.g. `mean_terms(model, some_ids)`, the
+    average of each term over reviews), or `None` for 0.
+    """
+    w_f, w_b, b = head_halves(model)
+    stand_in = stand_in or {"forward": 0.0, "backward": 0.0}
+    ids = np.asarray(ids, dtype="int32")
+    steps = step_states_model(model)
+    p_f, p_b = np.empty(ids.shape), np.empty(ids.shape)
+    with _no_retracing_warnings():
+        for start in range(0, len(ids), batch_size):  # in batches: the states are large
+            rows = slice(start, start + batch_size)
+            h_f, h_b = steps.predict_on_batch(ids[rows])
+            p_f[rows] = sigmoid(np.asarray(h_f) @ w_f + b + stand_in["backward"])
+            p_b[rows] = sigmoid(np.asarray(h_b) @ w_b + b + stand_in["forward"])
+    padding = ids == 0
+    p_f[padding], p_b[padding] = np.nan, np.nan
+    return p_f, p_b
+
+
+def final_states(model: keras.Model) -> keras.Model:
+    """Token ids -> what the head reads: [h^f_T ; h^b_1] (the model's own layers)."""
+    if model not in _FINAL:
+        bi = bidirectional_layer(model)
+        _FINAL[model] = keras.Model(model.inputs, bi.output, name=f"{model.name}_final_states")
+    return _FINAL[model]
+
+
+def final_contributions(model: keras.Model, ids, batch_size: int = 512):
+    """Each direction's term in the head's logit, `w_f . h^f_T` and `w_b . h^b_1`, per review."""
+    w_f, w_b, _ = head_halves(model)
+    with _no_retracing_warnings():
+        states = final_states(model).predict(ids, batch_size=batch_size, verbose=0)
+    units = len(w_f)
+    return states[:, :units] @ w_f, states[:, units:] @ w_b
+
+
+def model_predictions(model: keras.Model, ids, batch_size: int = 512) -> np.ndarray:
+    """The model's own predictions, rebuilt from its two terms: sigmoid(z_f + z_b + b)."""
+    z_f, z_b = final_contributions(model, ids, batch_size)
+    return sigmoid(z_f + z_b + head_halves(model)[2])
+
+
+def mean_terms(model: keras.Model, ids, batch_size: int = 512) -> dict:
+    """Each direction's term in the logit, averaged over the reviews `ids`.
+
+    `{"forward": mean of w_f . h^f_T, "backward": mean of w_b . h^b_1}`: what a direction
+    contributes on a typical review, a neutral stand-in when that direction is left out.
+    """
+    z_f, z_b = final_contributions(model, ids, batch_size)
+    return {"forward": float(z_f.mean()), "backward": float(z_b.mean())}
+
+
+def half_accuracies(model: keras.Model, x, y, stand_in: dict | None = None,
+                    terms: tuple | None = None, batch_size: int = 512) -> dict:
+    """Accuracy of the full head, and of each direction's half alone, on reviews `x`.
+
+    A half alone is `sigmoid(w . h + b + c)`, the other direction's term replaced by `c`
+    from `stand_in` (as in `direction_predictions`; None: 0). `terms`, if given, is
+    `final_contributions(model, x)` computed before (it saves a pass over `x`).
+    """
+    stand_in = stand_in or {"forward": 0.0, "backward": 0.0}
+    z_f, z_b = terms if terms is not None else final_contributions(model, x, batch_size)
+    b = head_halves(model)[2]
+    y = np.asarray(y)
+
+    def accuracy(z):
+        return float(((z > 0) == y).mean())
+
+    return {
+        "both (the model)": accuracy(z_f + z_b + b),
+        "forward half alone": accuracy(z_f + b + stand_in["backward"]),
+        "backward half alone": accuracy(z_b + b + stand_in["forward"]),
+    }
+
+
+def reading_check(model: keras.Model, words: np.ndarray, positions: Sequence[int]):
+    """Show, for a few steps t, what each direction's state there has read; and check it.
+
+    `words` is one review's token ids without padding. For each 0-based t, the table gives
+    the largest difference between
+    - `h^f_t` and the forward RNN's last state on the words 0..t alone (expected 0);
+    - `h^b_t` and the backward RNN's last state on the words t..T-1 alone (expected 0);
+    - `h^f_t` before and after replacing every word after t by another word (expected 0:
+      the forward state has not read them), and the same for `h^b_t` (expected > 0).
+    """
+    steps = step_states_model(model)
+    words = np.asarray(words, dtype="int32")[None]
+    h_f, h_b = (keras.ops.convert_to_numpy(h) for h in steps(words))
+    rows = []
+    for t in positions:
+        prefix_f = keras.ops.convert_to_numpy(steps(words[:, : t + 1])[0])[0, -1]
+        suffix_b = keras.ops.convert_to_numpy(steps(words[:, t:])[1])[0, 0]
+        changed = words.copy()
+        changed[0, t + 1:] = np.where(changed[0, t + 1:] == 2, 3, 2)  # other common words
+        c_f, c_b = (keras.ops.convert_to_numpy(h) for h in steps(changed))
+        rows.append({
+            "t": t + 1,
+            "forward has read": f"words 1..{t + 1}",
+            "backward has read": f"words {t + 1}..{words.shape[1]}",
+            "|h^f_t - forward on 1..t alone|": float(np.abs(h_f[0, t] - prefix_f).max()),
+            "|h^b_t - backward on t..T alone|": float(np.abs(h_b[0, t] - suffix_b).max()),
+            "h^f_t moves if later words change": float(np.abs(h_f[0, t] - c_f[0, t]).max()),
+            "h^b_t moves if later words change": float(np.abs(h_b[0, t] - c_b[0, t]).max()),
+        })
+    return pd.DataFrame(rows).set_index("t")
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Summaries over many reviews, and finding a review whose sentiment turns late
+# ---------------------------------------------------------------------------------------
+
+
+def accuracy_by_fraction_read(p_f, p_b, ids, labels, fractions=None) -> pd.DataFrame:
+    """Accuracy of each direction alone after it has read a fraction of each review.
+
+    For a fraction f and a review of n words, the forward direction has read its first
+    ceil(f n) words (its prediction at that step) and the backward direction its last
+    ceil(f n) words. Returns a long table: direction, fraction read, accuracy, reviews.
+    """
+    fractions = np.linspace(0.1, 1.0, 10) if fractions is None else np.asarray(fractions)
+    ids, labels = np.asarray(ids), np.asarray(labels)
+    first, last = word_positions(ids)
+    n = last - first + 1
+    rows = np.arange(len(ids))
+    out = []
+    for f in fractions:
+        k = np.clip(np.ceil(f * n).astype(int), 1, n)
+        for direction, p in (("forward", p_f[rows, first + k - 1]),
+                             ("backward", p_b[rows, last - k + 1])):
+            out.append({"direction": direction, "fraction read": float(f),
+                        "accuracy": float(((p > 0.5) == labels).mean()), "reviews": len(ids)})
+    return pd.DataFrame(out)
+
+
+def _turn_point(p: np.ndarray) -> int:
+    """Index after which `p` stays below 0.5 for good (len(p) if it ends above 0.5)."""
+    above = np.flatnonzero(p >= 0.5)
+    return 0 if len(above) == 0 else int(above[-1]) + 1
+
+
+def late_turn_pool(ids, labels, min_words: int = 20, max_words: int = 120,
+                   least: int = 20) -> np.ndarray:
+    """Indices of the negative reviews worth searching for a late turn.
+
+    Those read whole (they end in padding or start with it, so nothing was cut) with
+    `min_words`..`max_words` words; if fewer than `least` qualify (tiny data, short
+    `maxlen`), every negative review.
+    """
+    ids, labels = np.asarray(ids), np.asarray(labels)
+    first, last = word_positions(ids)
+    n = last - first + 1
+    negative = labels == 0
+    pool = np.flatnonzero(negative & (ids == 0).any(axis=1) & (n >= min_words) & (n <= max_words))
+    return pool if len(pool) >= least else np.flatnonzero(negative)
+
+
+def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LATE_TURN_PHRASES,
+                         min_words: int = 20, max_words: int = 120) -> pd.DataFrame:
+    """Negative reviews ranked by how late and how much the forward direction's view turns.
+
+    For every negative review (label 0): `forward at 2/3` is the forward direction's
+    prediction after two thirds of the words, `forward at end` after all of them,
+    `late drop` their difference, `turns at` the fraction of the review after which the
+    forward prediction stays below 0.5, `phrase` the first of `phrases` found in the text.
+    Four criteria make a good example (`criteria met` counts them): the whole review fits
+    (it has padding, so nothing was cut), it has `min_words`..`max_words` words (readable in
+    a figure), its opening reads positive (`forward at 2/3` > 0.5) and the model gets it right
+    (`model` < 0.5). Rows are sorted by `criteria met`, then by `has phrase` (a review with
+    one of the phrases first), then by `late drop`.
+    """
+    ids, labels = np.asarray(ids), np.asarray(labels)
+    first, last = word_positions(ids)
+    rows = []
+    for i in np.flatnonzero(labels == 0):
+        n = int(last[i] - first[i] + 1)
+        p = p_f[i, first[i]: last[i] + 1]
+        text = decode(ids[i])
+        found = [phrase for phrase in phrases if phrase in text]
+        rows.append({
+            "review": int(i), "words": n,
+            "phrase": found[0] if found else "",
+            "forward at 2/3": float(p[max(0, int(np.ceil(2 * n / 3)) - 1)]),
+            "forward at end": float(p[-1]),
+            "model": float(p_model[i]),
+            "turns at": _turn_point(p) / n,
+        })
+    frame = pd.DataFrame(rows)
+    frame["late drop"] = frame["forward at 2/3"] - frame["forward at end"]
+    criteria = pd.DataFrame({
+        "fully read": (ids[frame.review] == 0).any(axis=1),
+        "short": frame.words.between(min_words, max_words).to_numpy(),
+        "positive opening": (frame["forward at 2/3"] > 0.5).to_numpy(),
+        "model right": (frame.model < 0.5).to_numpy(),
+    }, index=frame.index)
+    frame = pd.concat([frame, criteria], axis=1)
+    frame["criteria met"] = criteria.sum(axis=1)
+    frame["has phrase"] = frame.phrase != ""
+    return frame.sort_values(["criteria met", "has phrase", "late drop"], ascending=False,
+                             ignore_index=True)
+
+
+def plot_direction_predictions(words: Sequence[str], p_f, p_b, p_model: float, title: str = ""):
+    """Each direction's prediction so far along one review's words: lines, and a heatmap."""
+    n = len(words)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(max(8.0, 0.17 * n), 5.5), sharex=True,
+        gridspec_kw={"height_ratios": [3, 1]},
+    )
+    x = np.arange(n) + 0.5
+    frame = pd.DataFrame({"position": np.tile(x, 2), "P(positive)": np.concatenate([p_f, p_b]),
+                          "direction": np.repeat(["forward (read 1..t)", "backward (read t..T)"],
+                                                 n)})
+    sns.lineplot(data=frame, x="position", y="P(positive)", hue="direction", marker="o",
+                 markersize=3, ax=top)
+    top.axhline(0.5, color="grey", lw=0.8, ls=":")
+    top.axhline(p_model, color="k", lw=1, ls="--", label=f"the model (both): {p_model:.2f}")
+    top.legend(loc="best", fontsize=8)
+    top.set(ylim=(0, 1), title=title, ylabel="prediction so far")
+    sns.heatmap(np.vstack([p_f, p_b]), ax=bottom, cmap="vlag", vmin=0, vmax=1, center=0.5,
+                cbar=False, yticklabels=["forward", "backward"])
+    bottom.set_xticks(x)
+    bottom.set_xticklabels(words, rotation=90, fontsize=7)
+    bottom.tick_params(axis="y", rotation=0)
+    bottom.set_xlabel("")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_by_fraction(frame: pd.DataFrame, model_accuracy: float):
+    """Accuracy of each direction alone against the fraction of the review it has read."""
+    fig, ax = plt.subplots()
+    sns.lineplot(data=frame, x="fraction read", y="accuracy", hue="direction", marker="o", ax=ax)
+    ax.axhline(model_accuracy, color="k", ls="--", lw=1, label="the model (both, all words)")
+    ax.axhline(0.5, color="grey", ls=":", lw=0.8, label="chance")
+    ax.legend(loc="lower right")
+    ax.set(title="What each direction alone would predict, as it reads",
+           xlabel="fraction of the review this direction has read",
+           ylabel="accuracy of its prediction so far")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# 3. The padding grid: 3 kinds of model x 2 padding sides x mask or not
+# ---------------------------------------------------------------------------------------
+
+DIRECTIONS = {"forward": "forward only", "backward": "backward only", "both": "bidirectional"}
+
+
+def variant_name(direction: str, padding: str, mask: bool) -> str:
+    return f"{DIRECTIONS[direction]} | {padding} | {'masked' if mask else 'not masked'}"
+
+
+def padding_builders(padding: str, models: dict | None = None, **sizes) -> dict:
+    """Builders (name -> fn) for the 3 kinds of model x mask or not, for one padding side.
+
+    `sizes` go to `sentiment_model` (units, embed_dim, vocab_size, maxlen). If `models` is
+    a dict, each builder also stores the model it builds there under its variant name, so
+    after `run_grid` it holds the trained models (of the last seed).
+    """
+    def builder(direction, mask, name):
+        def build():
+            model = sentiment_model(direction, mask=mask, **sizes)
+            if models is not None:
+                models[name] = model
+            return model
+        return build
+
+    return {name: builder(direction, mask, name)
+            for direction in DIRECTIONS for mask in (True, False)
+            for name in [variant_name(direction, padding, mask)]}
+
+
+def run_padding_grid(data_by_padding: dict, seeds: Sequence[int], epochs: int,
+                     batch_size: int = 128, name: str | None = "padding", progress: bool = True,
+                     **sizes) -> tuple[pd.DataFrame, dict]:
+    """Train every (model kind, padding side, mask) variant with `run_grid`.
+
+    `data_by_padding` maps "post"/"pre" to the same reviews padded on that side. Returns the
+    results (run_grid's columns plus `direction`, `padding`, `mask`), written to
+    `results/<name>.csv`, and the trained models by variant name (last seed).
+    """
+    models, frames = {}, []
+    for padding, data in data_by_padding.items():
+        builders = padding_builders(padding, models, **sizes)
+        frames.append(run_grid(builders, data, seeds, epochs, batch_size=batch_size,
+                               progress=progress))
+    results = pd.concat(frames, ignore_index=True)
+    parts = results.variant.str.split(" | ", regex=False)
+    results.insert(1, "direction", parts.str[0])
+    results.insert(2, "padding", parts.str[1])
+    results.insert(3, "mask", parts.str[2])
+    if name is not None:
+        save_results(results, name)
+    return results, models
+
+
+def padding_side_gap(model: keras.Model, ids_a, ids_b, batch_size: int = 512) -> float:
+    """Largest difference between `model`'s predictions on `ids_a` and on `ids_b`.
+
+    With the same reviews padded on the two sides, a masked model gives 0 (up to rounding):
+    padded steps are skipped, so the side the zeros are on cannot matter.
+    """
+    with _no_retracing_warnings():
+        a = model.predict(ids_a, batch_size=batch_size, verbose=0)
+        b = model.predict(ids_b, batch_size=batch_size, verbose=0)
+    return float(np.abs(a - b).max())
+
+
+def padding_table(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
+    """The grid as a table: one row per model kind, columns (mask, padding), mean over seeds."""
+    table = results.pivot_table(index="direction", columns=["mask", "padding"], values=metric)
+    return table.reindex(list(DIRECTIONS.values()))
+
+
+def padding_verdicts(results: pd.DataFrame) -> dict:
+    """Differences read off the grid (test accuracy, mean over seeds), as numbers.
+
+    - `masked side gap`: the largest |post - pre| among masked models, over the 3 kinds.
+    - `<kind>: cost of no mask, <side>`: masked minus unmasked accuracy with that padding.
+    - `worst cell`: the variant with the lowest accuracy.
+    """
+    table = padding_table(results)
+    verdicts = {"masked side gap": float((table["masked"]["post"] - table["masked"]["pre"])
+                                         .abs().max())}
+    for kind in table.index:
+        for side in ("post", "pre"):
+            verdicts[f"{kind}: cost of no mask, {side}"] = float(
+                table.loc[kind, ("masked", side)] - table.loc[kind, ("not masked", side)])
+    means = results.groupby("variant").test_accuracy.mean()
+    verdicts["worst cell"] = str(means.idxmin())
+    return verdicts
+
+
+def plot_padding_grid(results: pd.DataFrame):
+    """Test accuracy of the 12 variants: model kind x padding side, masked or not."""
+    grid = sns.catplot(data=results, kind="bar", x="direction", y="test_accuracy",
+                       hue="padding", col="mask", col_order=["masked", "not masked"],
+                       order=list(DIRECTIONS.values()), hue_order=["post", "pre"],
+                       errorbar=("pi", 100) if results.seed.nunique() > 1 else None,
+                       height=3.8, aspect=1.2)
+    grid.set_titles("{col_name}")
+    for ax in grid.axes.flat:
+        ax.axhline(0.5, color="grey", ls=":", lw=1)
+        ax.set(ylim=(0.4, 1), xlabel="", ylabel="test accuracy")
+    grid.figure.suptitle("Padding side x masking, for each kind of RNN", y=1.03)
+    return grid.figure
