@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from utils import HandmadeBidirectional
-from utils.models import sentiment_model
+from utils.models import ReverseTime, sentiment_model
 
 SMALL = dict(units=3, embed_dim=4, vocab_size=20, maxlen=6)
 
@@ -52,6 +52,26 @@ def test_pooling_ignores_padding(pooling):
     np.testing.assert_allclose(model(short), other(np.pad(short, ((0, 0), (0, 3)))), atol=1e-6)
 
 
+@pytest.mark.parametrize("direction", ["both", "forward", "backward"])
+def test_avg_pooling_sees_only_the_real_tokens_in_every_direction(direction):
+    # A review shorter than half of maxlen, padded, against the same words with no padding
+    # at all. A backward RNN returns its outputs last token first: unless they are flipped
+    # back into reading order, the mask picks padding outputs and the pooled value differs.
+    model = sentiment_model(direction, pooling="avg", **SMALL)
+    unpadded = sentiment_model(direction, pooling="avg", **{**SMALL, "maxlen": 2})
+    unpadded.set_weights(model.get_weights())
+    words = np.array([[5, 6]], "int32")
+    np.testing.assert_allclose(model(np.pad(words, ((0, 0), (0, 4)))), unpadded(words), atol=1e-6)
+
+
+def test_reverse_time_flips_and_keeps_the_mask():
+    x = np.arange(12, dtype="float32").reshape(1, 4, 3)
+    mask = np.array([[True, True, False, False]])
+    layer = ReverseTime()
+    np.testing.assert_array_equal(layer(x), x[:, ::-1])
+    np.testing.assert_array_equal(layer.compute_mask(x, mask), mask)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(direction="sideways"), "direction must be one of"),
     (dict(cell="transformer"), "cell must be one of"),
@@ -62,3 +82,27 @@ def test_pooling_ignores_padding(pooling):
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sentiment_model(**{**SMALL, **kwargs})
+
+
+def test_masked_pooling_skips_padding_and_empty_reviews():
+    from utils.models import MaskedPooling1D
+
+    x = np.array([[[1.0, -5.0], [3.0, -1.0], [100.0, 100.0]],
+                  [[-2.0, -3.0], [9.0, 9.0], [9.0, 9.0]]], "float32")
+    mask = np.array([[True, True, False], [False, False, False]])
+    avg = np.asarray(MaskedPooling1D("avg")(x, mask=mask))
+    top = np.asarray(MaskedPooling1D("max")(x, mask=mask))
+    np.testing.assert_allclose(avg, [[2.0, -3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(top, [[3.0, -1.0], [0.0, 0.0]])  # padding (100) never wins
+    with pytest.raises(ValueError, match="mode must be"):
+        MaskedPooling1D("sum")
+
+
+def test_masked_average_equals_keras_on_real_reviews():
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    mask = np.array([[True, True, True, False], [True, True, True, True]])
+    from utils.models import MaskedPooling1D
+
+    ours = MaskedPooling1D("avg")(x, mask=mask)
+    theirs = keras.layers.GlobalAveragePooling1D()(x, mask=mask)
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -18,11 +18,63 @@ from .layers import MERGE_MODES, HandmadeBidirectional
 
 CELLS = {"simple_rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 DIRECTIONS = ("both", "forward", "backward")
-POOLINGS = {
-    None: None,
-    "max": keras.layers.GlobalMaxPooling1D,
-    "avg": keras.layers.GlobalAveragePooling1D,
-}
+POOLINGS = (None, "max", "avg")
+
+
+@keras.saving.register_keras_serializable(package="birnn")
+class MaskedPooling1D(keras.layers.Layer):
+    """Average (`"avg"`) or maximum (`"max"`) over the time steps that are not padding.
+
+    Keras's `GlobalMaxPooling1D` ignores the mask (padding takes part in the maximum) and
+    `GlobalAveragePooling1D` divides by the number of real steps, which is 0/0 for an empty
+    review. Here padding never counts, and a review with no real step pools to zeros.
+    """
+
+    def __init__(self, mode="avg", **kwargs):
+        if mode not in ("avg", "max"):
+            raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}.")
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = keras.ops.ones(keras.ops.shape(inputs)[:2], dtype="bool")
+        real = keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)  # 1 = a word
+        count = keras.ops.sum(real, axis=1)  # real steps per review
+        if self.mode == "avg":
+            return keras.ops.sum(inputs * real, axis=1) / keras.ops.maximum(count, 1.0)
+        lowest = keras.ops.min(inputs) - 1.0  # below every real value
+        largest = keras.ops.max(keras.ops.where(real > 0, inputs, lowest), axis=1)
+        return keras.ops.where(count > 0, largest, keras.ops.zeros_like(largest))
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # no time axis left
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="birnn")
+class ReverseTime(keras.layers.Layer):
+    """Flips a sequence along the time axis and passes the mask on unchanged.
+
+    A recurrent layer with `go_backwards=True` and `return_sequences=True` returns its
+    outputs in the order it produced them, last token first, while the padding mask it
+    passes on is still in reading order. Flipping the outputs back lines them up with the
+    mask again (as the bidirectional wrappers do for their backward half), so a masked
+    pooling layer averages the real tokens' outputs, not the padding's.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=1)
 
 
 def sentiment_model(
@@ -53,7 +105,10 @@ def sentiment_model(
         embed_dim, vocab_size, maxlen: the embedding and input sizes.
         mask: `Embedding(mask_zero=True)`: padded steps are skipped by the RNNs.
         pooling: `None` uses each direction's final state; `"max"` or `"avg"` returns the
-            merged output at every step and pools it over time (padding excluded).
+            merged output at every step and pools it over time (`MaskedPooling1D`: padding
+            excluded, an empty review pools to zeros). A
+            backward-only model first flips its outputs back into reading order
+            (`ReverseTime`), so that they line up with the padding mask.
         name: the model's name (default: built from the arguments).
     """
     if direction not in DIRECTIONS:
@@ -80,7 +135,9 @@ def sentiment_model(
         rnn,
     ]
     if pooling is not None:
-        layers.append(POOLINGS[pooling](name=f"{pooling}_pool"))
+        if direction == "backward":  # outputs come last token first: back to reading order
+            layers.append(ReverseTime(name="reading_order"))
+        layers.append(MaskedPooling1D(pooling, name=f"{pooling}_pool"))
     layers.append(keras.layers.Dense(1, activation="sigmoid", name="head"))
     if name is None:
         name = f"{direction}_{merge_mode}" if direction == "both" else direction
