@@ -1,8 +1,15 @@
 """Shared fixtures: a tiny fake IMDB folder with the real layout, built in a temporary folder."""
 
+import os
 import tarfile
+import tempfile
 
 import pytest
+
+# Before anything imports utils.paths: whatever a test writes as "results" goes to a temporary
+# folder, so `make test` never changes the committed results/ (a test that checks the
+# committed files reads ROOT / "results" explicitly).
+os.environ["BIRNN_RESULTS_DIR"] = tempfile.mkdtemp(prefix="birnn-test-results-")
 
 # Words chosen so the tests can tell where each review went.
 POS_WORDS = "great wonderful superb loved"

@@ -20,7 +20,7 @@ def results(tmp_path):
         folder / "run_times.csv", index=False)
     pd.DataFrame({"clock": ["wall clock"], "handmade": [5.1], "keras": [5.0],
                   "ratio": [1.02]}).to_csv(folder / "handmade_vs_keras_timing.csv", index=False)
-    (folder / "figures" / "03_test_accuracy.png").write_bytes(b"png")
+    (folder / "figures" / "03_test_accuracy_by_variant.png").write_bytes(b"png")
     return folder
 
 
@@ -31,7 +31,14 @@ def test_section_reports_what_the_files_hold(results):
     assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
     assert text.index("| concat |") < text.index("| sum |")  # best first
     assert "| wall clock | 5.10 | 5.00 | 1.020 |" in text
-    assert "results/figures/03_test_accuracy.png" in text
+    assert "results/figures/03_test_accuracy_by_variant.png" in text
+
+
+def test_pipes_in_names_do_not_break_the_table(results):
+    frame = pd.DataFrame({"variant": ["forward | post"], "seed": [0], "test_accuracy": [0.5],
+                          "params": [1], "seconds_per_epoch": [1.0]})
+    frame.to_csv(results / "padding.csv", index=False)
+    assert "| forward \\| post | 1 | 0.500 |" in results_section(results)
 
 
 def test_update_then_check(results, tmp_path):

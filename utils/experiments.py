@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
 from .notebook import set_seed
 from .paths import RESULTS_DIR

@@ -19,11 +19,13 @@ from .paths import RESULTS_DIR, ROOT
 BEGIN = "<!-- results:begin (written by `make report`; do not edit by hand) -->"
 END = "<!-- results:end -->"
 
-#: Experiment CSV files (written by `utils.experiments.run_grid`) and their headings.
+#: Experiment CSV files (written by `utils.experiments.run_grid`): heading, notebook, figure.
 EXPERIMENTS = {
-    "merge_modes": ("Merge modes on IMDB", "03_merge_modes_on_imdb"),
-    "two_losses": ("One loss or two", "05_two_losses_or_one"),
-    "padding": ("Padding side and masking", "06_what_each_direction_sees"),
+    "merge_modes": ("Merge modes on IMDB", "03_merge_modes_on_imdb",
+                    "03_test_accuracy_by_variant.png"),
+    "two_losses": ("One loss or two", "05_two_losses_or_one", "05_test_accuracy.png"),
+    "padding": ("Padding side and masking", "06_what_each_direction_sees",
+                "06_padding_grid.png"),
 }
 
 
@@ -31,7 +33,8 @@ def _table(frame: pd.DataFrame) -> str:
     """A pandas DataFrame as a Markdown table (no extra dependency)."""
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    rows = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+            for row in frame.to_numpy()]
     return "\n".join([header, rule, *rows])
 
 
@@ -53,11 +56,6 @@ def experiment_summary(results: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("_mean", ascending=False).drop(columns="_mean")
 
 
-def _figures(notebook_prefix: str, folder: Path) -> list[str]:
-    prefix = notebook_prefix.split("_")[0] + "_"
-    return sorted(p.name for p in (folder / "figures").glob(f"{prefix}*.png"))
-
-
 def results_section(folder: Path | None = None) -> str:
     """The Markdown of the results section, from the files in `folder` (default results/)."""
     folder = Path(folder) if folder is not None else RESULTS_DIR
@@ -71,15 +69,15 @@ def results_section(folder: Path | None = None) -> str:
             "2-core CPU (wall time per notebook below, from `results/run_times.csv`).", "",
             _table(times.assign(seconds=times.seconds.map(lambda s: f"{s:.0f}"))), "",
         ]
-    for name, (title, notebook) in EXPERIMENTS.items():
+    for name, (title, notebook, figure) in EXPERIMENTS.items():
         csv = folder / f"{name}.csv"
         if not csv.exists():
             continue
         parts += [f"### {title}", "",
                   f"From [`{notebook}`](notebooks/{notebook}.ipynb), `results/{name}.csv`:", "",
                   _table(experiment_summary(pd.read_csv(csv))), ""]
-        parts += [f"![{title}](results/figures/{png})" for png in _figures(notebook, folder)[:1]]
-        parts += [""] if parts[-1] != "" else []
+        if (folder / "figures" / figure).exists():
+            parts += [f"![{title}](results/figures/{figure})", ""]
     timing = folder / "handmade_vs_keras_timing.csv"
     if timing.exists():
         t = pd.read_csv(timing).set_index("clock")

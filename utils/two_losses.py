@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
 from .experiments import COLUMNS, TqdmEpochs, save_results, train_one
 from .layers import HandmadeBidirectional
