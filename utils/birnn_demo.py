@@ -22,6 +22,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from .layers import ReverseTime as ReverseTime  # re-exported: the flip notebook 01 wires
+
 #: Keras merge layers for the merge modes of `keras.layers.Bidirectional`.
 MERGE_LAYERS = {
     "concat": keras.layers.Concatenate,
@@ -29,22 +31,6 @@ MERGE_LAYERS = {
     "ave": keras.layers.Average,
     "mul": keras.layers.Multiply,
 }
-
-
-@keras.saving.register_keras_serializable(package="birnn")
-class ReverseTime(keras.layers.Layer):
-    """Reverses a batch of sequences along the time axis (axis 1): step t becomes step T+1-t.
-
-    This is the flip a bidirectional RNN applies to the outputs of its backward layer
-    (`go_backwards=True` returns them last step first). It has no weights. It does not
-    accept masks: use it on unpadded sequences, as in notebook 01.
-    """
-
-    def call(self, sequences):
-        return ops.flip(sequences, axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def merge_all(forward, backward) -> dict:

@@ -229,3 +229,26 @@ def _copy_layer(layer, name, **changes):
     if hasattr(layer, "use_cudnn"):
         copy.use_cudnn = layer.use_cudnn
     return copy
+
+
+@keras.saving.register_keras_serializable(package="birnn")
+class ReverseTime(keras.layers.Layer):
+    """Flips a sequence along the time axis and passes the mask on unchanged.
+
+    Step t becomes step T+1-t. A recurrent layer with `go_backwards=True` and
+    `return_sequences=True` returns its outputs in the order it produced them, last token
+    first, while the padding mask it passes on is still in reading order. Flipping the
+    outputs back lines them up with the mask again: this is the flip a bidirectional RNN
+    applies to its backward half (notebook 01 wires it by hand), and what a backward-only
+    model needs before a masked pooling layer.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.flip(inputs, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import keras
 
-from .layers import MERGE_MODES, HandmadeBidirectional
+from .layers import MERGE_MODES, HandmadeBidirectional, ReverseTime
 
 CELLS = {"simple_rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 DIRECTIONS = ("both", "forward", "backward")
@@ -56,25 +56,6 @@ class MaskedPooling1D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
-
-
-@keras.saving.register_keras_serializable(package="birnn")
-class ReverseTime(keras.layers.Layer):
-    """Flips a sequence along the time axis and passes the mask on unchanged.
-
-    A recurrent layer with `go_backwards=True` and `return_sequences=True` returns its
-    outputs in the order it produced them, last token first, while the padding mask it
-    passes on is still in reading order. Flipping the outputs back lines them up with the
-    mask again (as the bidirectional wrappers do for their backward half), so a masked
-    pooling layer averages the real tokens' outputs, not the padding's.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def call(self, inputs):
-        return keras.ops.flip(inputs, axis=1)
 
 
 def sentiment_model(
