@@ -17,7 +17,6 @@ from utils.birnn_demo import (  # noqa: E402
     loss_and_gradients,
     merge_all,
     randomize_weights,
-    relative_change,
     running_sum_rnn,
     two_loss_twin,
 )
@@ -137,12 +136,6 @@ def test_loss_and_gradients_matches_a_finite_difference():
     bias.assign(values)
     numeric = (losses[0] - losses[1]) / (2 * eps)
     assert grads["backward bias"][0] == pytest.approx(numeric, rel=2e-2, abs=1e-5)
-
-
-def test_relative_change():
-    a = np.array([3.0, 4.0])
-    assert relative_change(a, a) == 0
-    assert relative_change(a, 2 * a) == pytest.approx(1.0)
 
 
 def test_randomize_weights_changes_every_weight():

@@ -108,7 +108,7 @@ def test_reading_check_shows_what_each_state_has_read(model):
 
 
 def test_non_bidirectional_models_are_refused():
-    with pytest.raises(ValueError, match="no bidirectional layer"):
+    with pytest.raises(ValueError, match="0 bidirectional layers"):
         inspect.bidirectional_layer(sentiment_model("forward", **SMALL))
     with pytest.raises(ValueError, match="concat"):
         inspect.head_halves(sentiment_model("both", merge_mode="sum", **SMALL))

@@ -467,3 +467,15 @@ def test_backward_layer_alone_returns_outputs_last_step_first():
     for t in range(TIME):
         from_t = keras.ops.convert_to_numpy(hand.backward_layer(x[:, t:]))[:, -1]
         np.testing.assert_allclose(merged[:, t, UNITS:], from_t, atol=ATOL)
+
+
+def test_bidirectional_layer_finds_the_one_wrapper_and_refuses_others():
+    from utils.layers import bidirectional_layer
+    from utils.models import sentiment_model
+
+    small = dict(units=3, embed_dim=4, vocab_size=30, maxlen=6)
+    for wrapper in ("handmade", "keras"):
+        model = sentiment_model("both", wrapper=wrapper, **small)
+        assert bidirectional_layer(model) is model.layers[1]
+    with pytest.raises(ValueError, match="0 bidirectional layers"):
+        bidirectional_layer(sentiment_model("forward", **small))

@@ -153,6 +153,14 @@ def test_relative_error():
     assert ref.relative_error([1e-3], [-1e-3]) == pytest.approx(1.0)
 
 
+def test_relative_change_of_an_array_and_of_a_list_of_arrays():
+    a = np.array([3.0, 4.0])
+    assert ref.relative_change(a, a) == 0
+    assert ref.relative_change(a, 2 * a) == pytest.approx(1.0)
+    # a list counts as one long vector: ||(0, 0, 1)|| / ||(3, 4, 0)|| = 1 / 5
+    assert ref.relative_change([a, np.zeros(1)], [a, np.ones(1)]) == pytest.approx(0.2)
+
+
 # ------------------------------------------------------------------------------------------
 # Backward pass
 # ------------------------------------------------------------------------------------------

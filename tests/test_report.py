@@ -14,6 +14,7 @@ def results(tmp_path):
     pd.DataFrame({
         "variant": ["concat", "concat", "sum", "sum"], "seed": [0, 1, 0, 1],
         "test_accuracy": [0.86, 0.88, 0.84, 0.85], "params": [100, 100, 80, 80],
+        "val_accuracy": [0.87, 0.88, 0.89, 0.90],
         "seconds_per_epoch": [5.0, 6.0, 4.0, 4.0],
     }).to_csv(folder / "merge_modes.csv", index=False)
     pd.DataFrame({"notebook": ["00_a", "03_b"], "seconds": [30.0, 270.0]}).to_csv(
@@ -32,6 +33,17 @@ def test_section_reports_what_the_files_hold(results):
     assert text.index("| concat |") < text.index("| sum |")  # best first
     assert "| wall clock | 5.10 | 5.00 | 1.020 |" in text
     assert "results/figures/03_test_accuracy_by_variant.png" in text
+    # the pick is made on validation (sum), whatever the test accuracy says (concat)
+    assert "**sum**, test accuracy 0.8450 ± 0.0071 (mean ± std over 2 seeds)" in text
+
+
+def test_the_pick_on_validation_ignores_one_direction_baselines():
+    from utils.report import chosen_on_validation
+
+    results = pd.DataFrame({"variant": ["concat", "forward only"], "seed": [0, 0],
+                            "val_accuracy": [0.8, 0.9], "test_accuracy": [0.81, 0.91]})
+    best, test = chosen_on_validation(results)
+    assert best == "concat" and test.tolist() == [0.81]
 
 
 def test_pipes_in_names_do_not_break_the_table(results):

@@ -10,6 +10,7 @@ import pytest
 
 import utils.experiments as experiments
 from utils.models import sentiment_model
+from utils.reference import relative_change
 from utils.two_losses import (
     BACKWARD,
     FORWARD,
@@ -28,7 +29,6 @@ from utils.two_losses import (
     nudged,
     plot_accuracies,
     plot_error_signals,
-    relative_change,
     run_two_losses,
     signals_long,
     starved,

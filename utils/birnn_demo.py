@@ -23,6 +23,7 @@ import tensorflow as tf
 from keras import ops
 
 from .layers import ReverseTime as ReverseTime  # re-exported: the flip notebook 01 wires
+from .reference import relative_change
 
 #: Keras merge layers for the merge modes of `keras.layers.Bidirectional`.
 MERGE_LAYERS = {
@@ -98,11 +99,6 @@ def loss_and_gradients(model, x, y, weights: dict, loss_fn=None):
         key: (np.zeros(w.shape, "float32") if g is None else ops.convert_to_numpy(g))
         for (key, w), g in zip(weights.items(), grads, strict=True)
     }
-
-
-def relative_change(before: np.ndarray, after: np.ndarray) -> float:
-    """`||after - before|| / ||before||`: 0 when nothing changed (Frobenius norms)."""
-    return float(np.linalg.norm(after - before) / np.linalg.norm(before))
 
 
 def randomize_weights(layer, seed: int, scale: float = 0.5) -> None:

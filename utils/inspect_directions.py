@@ -26,8 +26,6 @@ This module opens the model up (notebook 06):
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import weakref
 from collections.abc import Callable, Sequence
 
@@ -38,7 +36,10 @@ import pandas as pd
 import seaborn as sns
 
 from .experiments import run_grid, save_results
-from .models import sentiment_model
+from .layers import bidirectional_layer
+from .models import final_states, sentiment_model
+from .notebook import quiet_retracing
+from .reference import sigmoid
 
 #: Phrases of a review whose sentiment may turn late (searched in the decoded test reviews).
 LATE_TURN_PHRASES = (
@@ -49,14 +50,6 @@ LATE_TURN_PHRASES = (
 # ---------------------------------------------------------------------------------------
 # 1. Per-step states of each direction
 # ---------------------------------------------------------------------------------------
-
-
-def bidirectional_layer(model: keras.Model) -> keras.layers.Layer:
-    """The model's bidirectional wrapper (handmade or Keras): the layer with both directions."""
-    for layer in model.layers:
-        if hasattr(layer, "forward_layer") and hasattr(layer, "backward_layer"):
-            return layer
-    raise ValueError(f"{model.name} has no bidirectional layer (forward_layer/backward_layer).")
 
 
 def _sequence_copy(layer, input_dim: int):
@@ -72,19 +65,6 @@ def _sequence_copy(layer, input_dim: int):
 # Models built once per trained model and reused: a new Keras model per call would trace
 # its predict function again (slow, and TensorFlow warns about retracing).
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_FINAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-@contextlib.contextmanager
-def _no_retracing_warnings():
-    """Hide TensorFlow's 'triggered tf.function retracing' warnings (each new model traces)."""
-    logger = logging.getLogger("tensorflow")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def step_states_model(model: keras.Model) -> keras.Model:
@@ -132,10 +112,6 @@ def word_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
 def direction_predictions(model: keras.Model, ids: np.ndarray, stand_in: dict | None = None,
                           batch_size: int = 512):
     """What each direction alone would predict so far, at every step of every review.
@@ -153,7 +129,7 @@ def direction_predictions(model: keras.Model, ids: np.ndarray, stand_in: dict | 
     ids = np.asarray(ids, dtype="int32")
     steps = step_states_model(model)
     p_f, p_b = np.empty(ids.shape), np.empty(ids.shape)
-    with _no_retracing_warnings():
+    with quiet_retracing():
         for start in range(0, len(ids), batch_size):  # in batches: the states are large
             rows = slice(start, start + batch_size)
             h_f, h_b = steps.predict_on_batch(ids[rows])
@@ -164,18 +140,10 @@ def direction_predictions(model: keras.Model, ids: np.ndarray, stand_in: dict | 
     return p_f, p_b
 
 
-def final_states(model: keras.Model) -> keras.Model:
-    """Token ids -> what the head reads: [h^f_T ; h^b_1] (the model's own layers)."""
-    if model not in _FINAL:
-        bi = bidirectional_layer(model)
-        _FINAL[model] = keras.Model(model.inputs, bi.output, name=f"{model.name}_final_states")
-    return _FINAL[model]
-
-
 def final_contributions(model: keras.Model, ids, batch_size: int = 512):
     """Each direction's term in the head's logit, `w_f . h^f_T` and `w_b . h^b_1`, per review."""
     w_f, w_b, _ = head_halves(model)
-    with _no_retracing_warnings():
+    with quiet_retracing():
         states = final_states(model).predict(ids, batch_size=batch_size, verbose=0)
     units = len(w_f)
     return states[:, :units] @ w_f, states[:, units:] @ w_b
@@ -447,7 +415,7 @@ def padding_side_gap(model: keras.Model, ids_a, ids_b, batch_size: int = 512) ->
     With the same reviews padded on the two sides, a masked model gives 0 (up to rounding):
     padded steps are skipped, so the side the zeros are on cannot matter.
     """
-    with _no_retracing_warnings():
+    with quiet_retracing():
         a = model.predict(ids_a, batch_size=batch_size, verbose=0)
         b = model.predict(ids_b, batch_size=batch_size, verbose=0)
     return float(np.abs(a - b).max())

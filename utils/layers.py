@@ -252,3 +252,14 @@ class ReverseTime(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+def bidirectional_layer(model: keras.Model) -> keras.layers.Layer:
+    """The one bidirectional layer of `model`: a `HandmadeBidirectional` or a
+    `keras.layers.Bidirectional` (any layer with a `forward_layer` and a `backward_layer`)."""
+    found = [layer for layer in model.layers
+             if hasattr(layer, "forward_layer") and hasattr(layer, "backward_layer")]
+    if len(found) != 1:
+        raise ValueError(f"{model.name} has {len(found)} bidirectional layers (layers with a "
+                         "forward_layer and a backward_layer); expected exactly 1.")
+    return found[0]

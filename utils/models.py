@@ -12,6 +12,8 @@ come from it.
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 
 from .layers import MERGE_MODES, HandmadeBidirectional, ReverseTime
@@ -69,6 +71,7 @@ def sentiment_model(
     maxlen: int = 200,
     mask: bool = True,
     pooling: str | None = None,
+    dropout: float = 0.0,
     name: str | None = None,
 ) -> keras.Model:
     """A new, uncompiled review classifier.
@@ -90,6 +93,9 @@ def sentiment_model(
             excluded, an empty review pools to zeros). A
             backward-only model first flips its outputs back into reading order
             (`ReverseTime`), so that they line up with the padding mask.
+        dropout: the share of each RNN's input features (the word vectors) dropped during
+            training, the recurrent layer's own `dropout` argument (one mask per review,
+            the same at every step); 0 turns it off. Prediction never drops anything.
         name: the model's name (default: built from the arguments).
     """
     if direction not in DIRECTIONS:
@@ -105,7 +111,9 @@ def sentiment_model(
             f"merge_mode must be one of 'concat', 'sum', 'ave', 'mul' for a bidirectional "
             f"classifier, got {merge_mode!r}."
         )
-    rnn = CELLS[cell](units, return_sequences=pooling is not None,
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+    rnn = CELLS[cell](units, return_sequences=pooling is not None, dropout=dropout,
                       go_backwards=direction == "backward")
     if direction == "both":
         wrap = HandmadeBidirectional if wrapper == "handmade" else keras.layers.Bidirectional
@@ -123,3 +131,23 @@ def sentiment_model(
     if name is None:
         name = f"{direction}_{merge_mode}" if direction == "both" else direction
     return keras.Sequential(layers, name=name)
+
+
+_FINAL_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def final_states(model: keras.Sequential) -> keras.Model:
+    """A model from token ids to what `model`'s head reads: for a bidirectional classifier
+    without pooling, the two final states side by side, `[h^f_T ; h^b_1]`.
+
+    It applies `model`'s own layers (every one but the head), so it shares their weights and
+    always agrees with `model`. It is built once per model and then reused: a new Keras model
+    per call would trace its predict function again.
+    """
+    if model not in _FINAL_STATES:
+        inputs = keras.Input(model.inputs[0].shape[1:], dtype="int32", name="token_ids")
+        x = inputs
+        for layer in model.layers[:-1]:
+            x = layer(x)
+        _FINAL_STATES[model] = keras.Model(inputs, x, name=f"{model.name}_states")
+    return _FINAL_STATES[model]

@@ -71,6 +71,22 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+@contextlib.contextmanager
+def quiet_retracing():
+    """Hide TensorFlow's "triggered tf.function retracing" warnings inside the block.
+
+    Every new Keras model traces its own predict function once; code that builds small
+    helper models (one per trained model) triggers the warning by design.
+    """
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def setup_notebook(seed: int = 42, quiet: bool = False) -> None:
     """Seed everything, set the plotting style, and print the versions in use.
 

@@ -342,6 +342,17 @@ def relative_error(a, b, tiny: float = 1e-30) -> float:
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), tiny))
 
 
+def relative_change(before, after) -> float:
+    """`||after - before|| / ||before||`: how much an array (or a list of arrays, taken
+    together as one long vector) changed. 0 means unchanged; Frobenius norms."""
+    def flat(arrays):
+        arrays = arrays if isinstance(arrays, list | tuple) else [arrays]
+        return np.concatenate([np.ravel(a) for a in arrays])
+
+    b, a = flat(before), flat(after)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
 def build_keras_model(params: dict, merge: str = "concat") -> keras.Model:
     """The Keras model computing the same function as `forward`, weights loaded from params.
 

@@ -56,6 +56,14 @@ def experiment_summary(results: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("_mean", ascending=False).drop(columns="_mean")
 
 
+def chosen_on_validation(results: pd.DataFrame, exclude=("forward only", "backward only")):
+    """The variant with the highest mean validation accuracy (variants in `exclude` left
+    out), and its test accuracies: the honest pick, made without looking at the test set."""
+    candidates = results[~results.variant.isin(exclude)]
+    best = candidates.groupby("variant").val_accuracy.mean().idxmax()
+    return best, candidates.loc[candidates.variant == best, "test_accuracy"]
+
+
 def results_section(folder: Path | None = None) -> str:
     """The Markdown of the results section, from the files in `folder` (default results/)."""
     folder = Path(folder) if folder is not None else RESULTS_DIR
@@ -76,6 +84,11 @@ def results_section(folder: Path | None = None) -> str:
         parts += [f"### {title}", "",
                   f"From [`{notebook}`](notebooks/{notebook}.ipynb), `results/{name}.csv`:", "",
                   _table(experiment_summary(pd.read_csv(csv))), ""]
+        if name == "merge_modes":
+            best, test = chosen_on_validation(pd.read_csv(csv))
+            parts += [f"Chosen on validation accuracy among the bidirectional variants: "
+                      f"**{best}**, test accuracy {test.mean():.4f} ± {test.std():.4f} "
+                      f"(mean ± std over {len(test)} seeds).", ""]
         if (folder / "figures" / figure).exists():
             parts += [f"![{title}](results/figures/{figure})", ""]
     timing = folder / "handmade_vs_keras_timing.csv"

@@ -32,7 +32,6 @@ Then the reason (a) is different, in numbers:
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -46,8 +45,9 @@ import tensorflow as tf
 from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
 from .experiments import COLUMNS, TqdmEpochs, save_results, train_one
-from .layers import HandmadeBidirectional
-from .models import sentiment_model
+from .layers import bidirectional_layer
+from .models import final_states, sentiment_model
+from .notebook import quiet_retracing
 
 #: The names of the three setups (the `variant` column), in the order they are shown.
 ONE_LOSS, TWO_LOSSES, FROZEN = "one loss (a)", "two losses (b)", "frozen + new head (c)"
@@ -60,30 +60,6 @@ VARIANTS = (*SETUPS, FORWARD, BACKWARD)
 # ---------------------------------------------------------------------------------------
 # 1. The models
 # ---------------------------------------------------------------------------------------
-
-
-def _encode(model: keras.Sequential, inputs):
-    """Apply every layer of `model` but its head to `inputs`: the head's input (final state)."""
-    x = inputs
-    for layer in model.layers[:-1]:
-        x = layer(x)
-    return x
-
-
-_ENCODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def final_states(model: keras.Sequential) -> keras.Model:
-    """A model from token ids to what `model`'s head reads (the RNN's final state(s)).
-
-    It reuses `model`'s layers (same weights), so it always agrees with `model`. It is
-    built once per model and reused (a new model per call would retrace its graph).
-    """
-    if model not in _ENCODERS:
-        inputs = keras.Input(model.inputs[0].shape[1:], dtype="int32", name="token_ids")
-        _ENCODERS[model] = keras.Model(inputs, _encode(model, inputs),
-                                       name=f"{model.name}_states")
-    return _ENCODERS[model]
 
 
 def _joined(forward, backward, head, name):
@@ -154,29 +130,16 @@ def with_trained_head(forward, backward, head_weights) -> keras.Model:
     return model
 
 
-@contextlib.contextmanager
-def _no_retracing_warnings():
-    """Silence TensorFlow's "triggered tf.function retracing" warning: every new encoder
-    model traces its own predict function once, which is expected here."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def joint_states(forward, backward, x, batch_size: int = 512) -> np.ndarray:
     """`[h_f; h_b]` for every review of `x`: the two models' final states side by side."""
-    with _no_retracing_warnings():
+    with quiet_retracing():
         return np.concatenate([final_states(model).predict(x, batch_size=batch_size, verbose=0)
                                for model in (forward, backward)], axis=1)
 
 
 def logits(model: keras.Sequential, x, batch_size: int = 512) -> np.ndarray:
     """The head's input times its weights plus its bias, before the sigmoid: one per review."""
-    with _no_retracing_warnings():
+    with quiet_retracing():
         states = final_states(model).predict(x, batch_size=batch_size, verbose=0)
     w, b = model.get_layer("head").get_weights()
     return (states @ w + b)[:, 0]
@@ -453,14 +416,6 @@ def plot_error_signals(long: pd.DataFrame):
     return grid.figure
 
 
-def _bidirectional_layer(model):
-    layers = [layer for layer in model.layers
-              if isinstance(layer, HandmadeBidirectional | keras.layers.Bidirectional)]
-    if len(layers) != 1:
-        raise ValueError(f"{model.name} has {len(layers)} bidirectional layers, expected 1.")
-    return layers[0]
-
-
 def _rnn_layer(model):
     """The one recurrent layer of a one-direction `sentiment_model`."""
     return model.layers[1]
@@ -481,7 +436,7 @@ def _bce(y, p):
 
 def forward_gradient_one_loss(model, x, y) -> GradientProbe:
     """Setup (a): the one loss and its gradient w.r.t. the forward RNN's weights."""
-    forward_rnn = _bidirectional_layer(model).forward_layer
+    forward_rnn = bidirectional_layer(model).forward_layer
     y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
     with tf.GradientTape() as tape:
         p = model(x, training=True)
@@ -533,9 +488,3 @@ def nudged(layers, scale: float = 0.1, seed: int = 0):
         for layer, weights in zip(layers, saved, strict=True):
             layer.set_weights(weights)
 
-
-def relative_change(before: list[np.ndarray], after: list[np.ndarray]) -> float:
-    """||after - before|| / ||before||, over all the arrays together."""
-    b = np.concatenate([g.ravel() for g in before])
-    a = np.concatenate([g.ravel() for g in after])
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
