@@ -29,6 +29,7 @@ def test_section_reports_what_the_files_hold(results):
     text = results_section(results)
     assert text.startswith(BEGIN) and text.endswith(END)
     assert "2 notebooks in 5.0 minutes" in text
+    assert "IMDB experiments" not in text  # 05 and 06 have no time in this folder
     assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
     assert text.index("| concat |") < text.index("| sum |")  # best first
     assert "| wall clock | 5.10 | 5.00 | 1.020 |" in text
@@ -44,6 +45,14 @@ def test_the_pick_on_validation_ignores_one_direction_baselines():
                             "val_accuracy": [0.8, 0.9], "test_accuracy": [0.81, 0.91]})
     best, test = chosen_on_validation(results)
     assert best == "concat" and test.tolist() == [0.81]
+
+
+def test_the_three_imdb_experiments_are_summed(results):
+    pd.DataFrame({"notebook": ["00_a", "03_b", "05_c", "06_d"],
+                  "seconds": [30.0, 300.0, 150.0, 90.0]}).to_csv(results / "run_times.csv",
+                                                                  index=False)
+    assert "The three IMDB experiments (03, 05, 06) took 9.0 minutes together." in (
+        results_section(results))
 
 
 def test_pipes_in_names_do_not_break_the_table(results):

@@ -28,6 +28,9 @@ EXPERIMENTS = {
                 "06_padding_grid.png"),
 }
 
+#: The notebooks that train on all of IMDB (their total time is stated on its own).
+IMDB_EXPERIMENTS = ("03", "05", "06")
+
 
 def _table(frame: pd.DataFrame) -> str:
     """A pandas DataFrame as a Markdown table (no extra dependency)."""
@@ -77,6 +80,10 @@ def results_section(folder: Path | None = None) -> str:
             "2-core CPU (wall time per notebook below, from `results/run_times.csv`).", "",
             _table(times.assign(seconds=times.seconds.map(lambda s: f"{s:.0f}"))), "",
         ]
+        imdb = times[times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
+        if len(imdb) == len(IMDB_EXPERIMENTS):
+            parts += [f"The three IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
+                      f"{imdb.seconds.sum() / 60:.1f} minutes together.", ""]
     for name, (title, notebook, figure) in EXPERIMENTS.items():
         csv = folder / f"{name}.csv"
         if not csv.exists():
