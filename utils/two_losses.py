@@ -48,6 +48,7 @@ from .experiments import COLUMNS, TqdmEpochs, save_results, train_one
 from .layers import bidirectional_layer
 from .models import final_states, sentiment_model
 from .notebook import quiet_retracing
+from .reference import loss as binary_cross_entropy
 
 #: The names of the three setups (the `variant` column), in the order they are shown.
 ONE_LOSS, TWO_LOSSES, FROZEN = "one loss (a)", "two losses (b)", "frozen + new head (c)"
@@ -168,9 +169,8 @@ def _scores(states, y, head_weights) -> tuple[float, float]:
     w, b = head_weights
     p = _sigmoid((states @ w + b)[:, 0].astype("float64"))
     y = np.asarray(y, dtype="float64")
-    clipped = np.clip(p, 1e-7, 1 - 1e-7)
-    loss = -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))
-    return float(loss), float(np.mean((p > 0.5) == y))
+    loss = binary_cross_entropy(np.clip(p, 1e-7, 1 - 1e-7), y)
+    return loss, float(np.mean((p > 0.5) == y))
 
 
 def run_two_losses(
@@ -341,6 +341,8 @@ def plot_accuracies(results: pd.DataFrame, metric: str = "test_accuracy"):
 
 
 def _sigmoid(z):
+    """The plain formula 1 / (1 + exp(-z)), whose float32 rounding the tests reproduce;
+    `utils.reference.sigmoid` is the overflow-safe form, which rounds differently."""
     return 1 / (1 + np.exp(-z))
 
 
