@@ -169,7 +169,7 @@ def test_train_side_by_side_gives_identical_histories_and_weights():
 
 
 def test_train_side_by_side_needs_an_epoch():
-    # (validation=False, used by notebook 04's timing run, is run by the notebook test.)
+    # (validation=False, used by notebook 03's timing run, is run by the notebook test.)
     with pytest.raises(ValueError, match="at least 1"):
         train_side_by_side(build_tiny_model, tiny_data(), epochs=0)
 

@@ -21,7 +21,7 @@ def results(tmp_path):
         folder / "run_times.csv", index=False)
     pd.DataFrame({"clock": ["wall clock"], "handmade": [5.1], "keras": [5.0],
                   "ratio": [1.02]}).to_csv(folder / "handmade_vs_keras_timing.csv", index=False)
-    (folder / "figures" / "03_test_accuracy_by_variant.png").write_bytes(b"png")
+    (folder / "figures" / "05_test_accuracy_by_variant.png").write_bytes(b"png")
     return folder
 
 
@@ -33,7 +33,7 @@ def test_section_reports_what_the_files_hold(results):
     assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
     assert text.index("| concat |") < text.index("| sum |")  # best first
     assert "| wall clock | 5.10 | 5.00 | 1.020 |" in text
-    assert "results/figures/03_test_accuracy_by_variant.png" in text
+    assert "results/figures/05_test_accuracy_by_variant.png" in text
     # the pick is made on validation (sum), whatever the test accuracy says (concat)
     assert "**sum**, test accuracy 0.8450 ± 0.0071 (mean ± std over 2 seeds)" in text
 

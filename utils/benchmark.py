@@ -1,6 +1,6 @@
 """Put `HandmadeBidirectional` next to `keras.layers.Bidirectional`: numbers, training, time.
 
-Notebook 04 uses these helpers to check that the hand-made layer *is* Keras's layer, piece
+Notebook 03 uses these helpers to check that the hand-made layer *is* Keras's layer, piece
 by piece:
 
     from utils.benchmark import compare_layers, train_side_by_side, seconds_per_epoch_ratio

@@ -21,9 +21,9 @@ END = "<!-- results:end -->"
 
 #: Experiment CSV files (written by `utils.experiments.run_grid`): heading, notebook, figure.
 EXPERIMENTS = {
-    "merge_modes": ("Merge modes on IMDB", "03_merge_modes_on_imdb",
-                    "03_test_accuracy_by_variant.png"),
-    "two_losses": ("One loss or two", "05_two_losses_or_one", "05_test_accuracy.png"),
+    "merge_modes": ("Merge modes on IMDB", "05_merge_modes_on_imdb",
+                    "05_test_accuracy_by_variant.png"),
+    "two_losses": ("One loss or two", "08_two_losses_or_one", "08_test_accuracy.png"),
     "padding": ("Padding side and masking", "06_what_each_direction_sees",
                 "06_padding_grid.png"),
 }
@@ -103,8 +103,8 @@ def results_section(folder: Path | None = None) -> str:
         t = pd.read_csv(timing).set_index("clock")
         parts += [
             "### Hand-made wrapper vs `keras.layers.Bidirectional`", "",
-            "From [`04_handmade_vs_keras_bidirectional`]"
-            "(notebooks/04_handmade_vs_keras_bidirectional.ipynb): median seconds per "
+            "From [`03_handmade_vs_keras_bidirectional`]"
+            "(notebooks/03_handmade_vs_keras_bidirectional.ipynb): median seconds per "
             "training epoch and their ratio (hand-made / Keras; 1 = equally fast).", "",
             _table(pd.DataFrame({
                 "clock": t.index,

@@ -1,7 +1,7 @@
 """Execute the notebooks in order, in place, with their default parameters: `make run`.
 
     python -m utils.run_notebooks                 # every notebooks/*.ipynb, in order
-    python -m utils.run_notebooks 03 05           # only those whose names start so
+    python -m utils.run_notebooks 05 08           # only those whose names start so
 
 Each notebook runs top to bottom in a fresh kernel (papermill), its outputs are written
 into it, and its wall time is recorded in `results/run_times.csv`, from which the README's
