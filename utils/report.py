@@ -19,17 +19,36 @@ from .paths import RESULTS_DIR, ROOT
 BEGIN = "<!-- results:begin (written by `make report`; do not edit by hand) -->"
 END = "<!-- results:end -->"
 
-#: Experiment CSV files (written by `utils.experiments.run_grid`): heading, notebook, figure.
+#: Experiment CSV files: heading, notebook, figure, metric. Each holds one row per (variant,
+#: seed), written by the notebook during `make run`.
 EXPERIMENTS = {
     "merge_modes": ("Merge modes on IMDB", "05_merge_modes_on_imdb",
-                    "05_test_accuracy_by_variant.png"),
-    "two_losses": ("One loss or two", "08_two_losses_or_one", "08_test_accuracy.png"),
+                    "05_test_accuracy_by_variant.png", "test_accuracy"),
     "padding": ("Padding side and masking", "06_what_each_direction_sees",
-                "06_padding_grid.png"),
+                "06_padding_grid.png", "test_accuracy"),
+    "tagging": ("Where the second direction is essential: sentence boundaries",
+                "07_sentence_boundaries", "07_test_f1.png", "test_f1"),
+    "two_losses_needs_both": ("One loss or two, on a task that needs both sides",
+                              "08_two_losses_or_one", "08_needs_both.png", "test_accuracy"),
+    "two_losses": ("One loss or two, on IMDB", "08_two_losses_or_one", "08_test_accuracy.png",
+                   "test_accuracy"),
 }
 
-#: The notebooks that train on all of IMDB (their total time is stated on its own).
-IMDB_EXPERIMENTS = ("03", "05", "06")
+#: The notebooks that train on IMDB (their total time is stated on its own).
+IMDB_EXPERIMENTS = ("05", "06", "07", "08")
+
+#: Timing files (written by the notebooks): heading, notebook, sentence, the two layers.
+TIMINGS = {
+    "handmade_vs_keras_timing": (
+        "Hand-made wrapper vs `keras.layers.Bidirectional`", "03_handmade_vs_keras_bidirectional",
+        "median seconds per training epoch and their ratio (hand-made / Keras; 1 = equally "
+        "fast).", ("handmade", "hand-made (s)"), ("keras", "Keras (s)")),
+    "fused_timing": (
+        "Fused bidirectional SimpleRNN vs `keras.layers.Bidirectional`",
+        "04_fused_bidirectional_rnn",
+        "median seconds per training epoch and the speed-up (Keras / fused; 2 = twice as "
+        "fast).", ("fused_seconds", "fused (s)"), ("keras_seconds", "Keras (s)")),
+}
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -41,21 +60,30 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def experiment_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation of test accuracy per variant, best first."""
+def _mean_std(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std():.3f}" if values.count() > 1 else (
+        f"{values.mean():.3f}")
+
+
+def experiment_summary(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
+    """Mean and standard deviation over seeds of `metric` per variant, best first; also the
+    parameters and the seconds per epoch where the file has them (the median over a variant's
+    runs of each run's median epoch)."""
     group = results.groupby("variant", sort=False)
+    label = metric.replace("_", " ")
     summary = pd.DataFrame({
         "variant": list(group.groups),
         "seeds": group.seed.nunique().to_numpy(),
-        "test accuracy (mean ± std)": [
-            f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}"
-            for m, s, n in zip(group.test_accuracy.mean(), group.test_accuracy.std(),
-                               group.seed.nunique(), strict=True)
-        ],
-        "parameters": [f"{p:,}" for p in group.params.first()],
-        "seconds per epoch": [f"{s:.1f}" for s in group.seconds_per_epoch.median()],
-        "_mean": group.test_accuracy.mean().to_numpy(),
+        f"{label} (mean ± std)": [_mean_std(g[metric]) for _, g in group],
     })
+    if metric != "test_accuracy" and "test_accuracy" in results:
+        summary["test accuracy (mean ± std)"] = [_mean_std(g.test_accuracy) for _, g in group]
+    if "params" in results:
+        summary["parameters"] = [f"{p:,}" for p in group.params.first()]
+    if "seconds_per_epoch" in results:
+        summary["seconds per epoch (median)"] = [
+            f"{s:.1f}" for s in group.seconds_per_epoch.median()]
+    summary["_mean"] = group[metric].mean().to_numpy()
     return summary.sort_values("_mean", ascending=False).drop(columns="_mean")
 
 
@@ -82,15 +110,15 @@ def results_section(folder: Path | None = None) -> str:
         ]
         imdb = times[times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
         if len(imdb) == len(IMDB_EXPERIMENTS):
-            parts += [f"The three IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
+            parts += [f"The IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
                       f"{imdb.seconds.sum() / 60:.1f} minutes together.", ""]
-    for name, (title, notebook, figure) in EXPERIMENTS.items():
+    for name, (title, notebook, figure, metric) in EXPERIMENTS.items():
         csv = folder / f"{name}.csv"
         if not csv.exists():
             continue
         parts += [f"### {title}", "",
                   f"From [`{notebook}`](notebooks/{notebook}.ipynb), `results/{name}.csv`:", "",
-                  _table(experiment_summary(pd.read_csv(csv))), ""]
+                  _table(experiment_summary(pd.read_csv(csv), metric)), ""]
         if name == "merge_modes":
             best, test = chosen_on_validation(pd.read_csv(csv))
             parts += [f"Chosen on validation accuracy among the bidirectional variants: "
@@ -98,19 +126,19 @@ def results_section(folder: Path | None = None) -> str:
                       f"(mean ± std over {len(test)} seeds).", ""]
         if (folder / "figures" / figure).exists():
             parts += [f"![{title}](results/figures/{figure})", ""]
-    timing = folder / "handmade_vs_keras_timing.csv"
-    if timing.exists():
-        t = pd.read_csv(timing).set_index("clock")
+    for name, (title, notebook, sentence, (a, a_label), (b, b_label)) in TIMINGS.items():
+        csv = folder / f"{name}.csv"
+        if not csv.exists():
+            continue
+        t = pd.read_csv(csv)
         parts += [
-            "### Hand-made wrapper vs `keras.layers.Bidirectional`", "",
-            "From [`03_handmade_vs_keras_bidirectional`]"
-            "(notebooks/03_handmade_vs_keras_bidirectional.ipynb): median seconds per "
-            "training epoch and their ratio (hand-made / Keras; 1 = equally fast).", "",
+            f"### {title}", "",
+            f"From [`{notebook}`](notebooks/{notebook}.ipynb): {sentence}", "",
             _table(pd.DataFrame({
-                "clock": t.index,
-                "hand-made (s)": [f"{v:.2f}" for v in t.handmade],
-                "Keras (s)": [f"{v:.2f}" for v in t.keras],
-                "ratio": [f"{v:.3f}" for v in t.ratio],
+                "clock": t["clock"],
+                a_label: [f"{v:.2f}" for v in t[a]],
+                b_label: [f"{v:.2f}" for v in t[b]],
+                "ratio": [f"{v:.3f}" for v in t["ratio"]],
             })), "",
         ]
     parts.append(END)
