@@ -14,10 +14,19 @@ os.environ["BIRNN_RESULTS_DIR"] = tempfile.mkdtemp(prefix="birnn-test-results-")
 # Words chosen so the tests can tell where each review went.
 POS_WORDS = "great wonderful superb loved"
 NEG_WORDS = "awful boring terrible hated"
+# utils.data.REVIEWS_PER_CLASS as the module sets it (the fixture below patches it to 10).
+REAL_REVIEWS_PER_CLASS = None
+
+
+def fake_movie(split, i):
+    """The IMDb id of review i (pos or neg) in the fake: reviews 2k and 2k+1 of each class
+    share movie k, so each movie has two positive and two negative reviews."""
+    return f"tt{(1 if split == 'train' else 2) * 1_000_000 + i // 2:07d}"
 
 
 def write_fake_imdb(root, n_per_class=10):
-    """Create root/aclImdb with train/{pos,neg,unsup} and test/{pos,neg}; return the folder."""
+    """Create root/aclImdb with train/{pos,neg,unsup} and test/{pos,neg}, and the
+    urls_{pos,neg}.txt files naming each review's movie (see `fake_movie`); return it."""
     folder = root / "aclImdb"
     for split in ("train", "test"):
         for label, words in (("pos", POS_WORDS), ("neg", NEG_WORDS)):
@@ -27,6 +36,9 @@ def write_fake_imdb(root, n_per_class=10):
                 extra = "onlyintest" if split == "test" else f"film{i}"
                 text = f"This {label.upper()} movie<br /><br />was {words}, {extra} really!"
                 (d / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(text)
+            urls = [f"http://www.imdb.com/title/{fake_movie(split, i)}/usercomments"
+                    for i in range(n_per_class)]
+            (folder / split / f"urls_{label}.txt").write_text("\n".join(urls) + "\n")
     unsup = folder / "train" / "unsup"
     unsup.mkdir()
     for i in range(n_per_class):
@@ -55,7 +67,13 @@ def fake_archive(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_real_download(monkeypatch):
-    """No test ever downloads the real 84 MB archive: the official URL points nowhere here."""
+    """No test ever downloads the real 84 MB archive: the official URL points nowhere here.
+
+    The fake folders hold 10 reviews per class and split, so the completeness check expects
+    10 instead of the real 12,500 (a test that needs another count patches it again)."""
     from utils import data
 
+    global REAL_REVIEWS_PER_CLASS
+    REAL_REVIEWS_PER_CLASS = data.REVIEWS_PER_CLASS  # restored after each test, so the real one
     monkeypatch.setattr(data, "IMDB_URL", "http://127.0.0.1:9/aclImdb_v1.tar.gz")
+    monkeypatch.setattr(data, "REVIEWS_PER_CLASS", 10)

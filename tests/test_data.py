@@ -69,7 +69,8 @@ def test_decode_reads_the_review_back(fake_data_dir):
 
 
 def test_balanced_subset(fake_data_dir):
-    d = load_imdb(data_dir=fake_data_dir, subset=8, validation_split=0.25, **SMALL)
+    d = load_imdb(data_dir=fake_data_dir, subset=8, validation_split=0.25, split="review",
+                  **SMALL)
     assert len(d.y_train) + len(d.y_val) == 8 and len(d.y_test) == 8
     assert d.y_train.sum() + d.y_val.sum() == 4 and d.y_test.sum() == 4
 
@@ -111,11 +112,19 @@ def test_corrupt_cache_is_rebuilt_not_reused(fake_data_dir):
         (dict(padding="left"), "padding must be 'post' or 'pre'"),
         (dict(truncating="middle"), "truncating must be 'post' or 'pre'"),
         (dict(vocab_size=2), "vocab_size must be an integer of at least 3"),
-        (dict(maxlen=0), "maxlen must be an integer"),
-        (dict(maxlen=12.5), "maxlen must be an integer"),
+        (dict(maxlen=0), "maxlen must be a positive integer, got 0"),
+        (dict(maxlen=12.5), "maxlen must be a positive integer, got 12.5 .type float"),
         (dict(subset=7), "subset must be an even number"),
         (dict(subset=30_000), "subset must be an even number"),
         (dict(validation_split=1.0), "validation_split must be between 0 and 1"),
+        (dict(validation_split="0.2"), "validation_split must be between 0 and 1"),
+        # issue #12: each of these used to fail late, without naming the parameter
+        (dict(subset=4), r"subset=4 with validation_split=0.2 leaves no validation review"
+                         r".*use subset=6 or more"),
+        (dict(validation_split=0.99), "validation_split=0.99 leaves no training review"),
+        (dict(seed=-1), "seed must be a non-negative integer, got -1"),
+        (dict(seed="0"), "seed must be a non-negative integer, got '0' .type str"),
+        (dict(split="movies"), "split must be one of .'movie', 'review'"),
     ],
 )
 def test_bad_parameters_are_named(fake_data_dir, kwargs, message):
@@ -125,13 +134,13 @@ def test_bad_parameters_are_named(fake_data_dir, kwargs, message):
 
 def test_half_extracted_folder_is_reported(fake_data_dir):
     shutil.rmtree(fake_data_dir / "aclImdb" / "test" / "neg")
-    with pytest.raises(ImdbDataError, match=r"looks incomplete \(test/neg missing.*Delete"):
+    with pytest.raises(ImdbDataError, match=r"is incomplete \(test/neg missing.*Move that"):
         load_imdb(data_dir=fake_data_dir, **SMALL)
 
 
 def test_unequal_class_folders_are_reported(fake_data_dir):
     next((fake_data_dir / "aclImdb" / "train" / "pos").glob("*.txt")).unlink()
-    with pytest.raises(ImdbDataError, match="unequal class folders"):
+    with pytest.raises(ImdbDataError, match="train/pos has 9 of the 10 reviews expected"):
         ensure_imdb(fake_data_dir)
 
 
@@ -158,19 +167,119 @@ def test_download_with_wrong_checksum_is_deleted(tmp_path, fake_archive):
     assert not (tmp_path / "aclImdb").exists()
 
 
-def test_corrupt_cached_archive_is_replaced(tmp_path, fake_archive, capsys):
+def test_corrupt_cached_archive_is_moved_aside_and_replaced(tmp_path, fake_archive):
     (tmp_path / "aclImdb_v1.tar.gz").write_bytes(b"half a download")
-    folder = ensure_imdb(tmp_path, url=fake_archive.as_uri(), md5=md5(fake_archive))
-    assert "failed its MD5 check" in capsys.readouterr().out
+    with pytest.warns(UserWarning, match="failed its MD5 check.*moved aside to .*rejected"):
+        folder = ensure_imdb(tmp_path, url=fake_archive.as_uri(), md5=md5(fake_archive))
     assert md5(tmp_path / "aclImdb_v1.tar.gz") == md5(fake_archive)
+    assert (tmp_path / "aclImdb_v1.tar.gz.rejected").read_bytes() == b"half a download"
     assert imdb.check_imdb_folder(folder)["train/neg"] == 10
 
 
-def test_archive_that_is_not_a_tarball_is_deleted(tmp_path):
+def test_archive_that_is_not_a_tarball_is_kept_and_named(tmp_path):
     bad = tmp_path / "src" / "aclImdb_v1.tar.gz"
     bad.parent.mkdir()
     bad.write_bytes(b"\x1f\x8b this is not gzip")
     data = tmp_path / "data"
-    with pytest.raises(ImdbDataError, match="could not be extracted.*deleted"):
+    with pytest.raises(ImdbDataError, match="data/aclImdb_v1.tar.gz could not be extracted"
+                       ".*archive is kept") as error:
         ensure_imdb(data, url=bad.as_uri(), md5=md5(bad))
-    assert not (data / "aclImdb_v1.tar.gz").exists() and not (data / "aclImdb").exists()
+    assert ".extracting" not in str(error.value)  # no temporary folder that is gone
+    assert (data / "aclImdb_v1.tar.gz").read_bytes() == bad.read_bytes()
+    assert not (data / "aclImdb").exists() and not list(data.glob(".extracting-*"))
+
+
+# ---------------------------------------------------------------------------------------
+# Issue #9: a validation split that does not leak (all reviews of a movie on one side)
+# ---------------------------------------------------------------------------------------
+
+
+def test_movie_ids_follow_the_urls_files(fake_data_dir):
+    from conftest import fake_movie
+
+    folder = fake_data_dir / "aclImdb" / "train"
+    paths = imdb.review_files(folder)
+    ids = imdb.movie_ids(folder, paths)
+    assert len(ids) == 20
+    for path, movie in zip(paths, ids, strict=True):
+        assert movie == fake_movie("train", int(path.rsplit("/", 1)[-1].split("_")[0]))
+
+
+def test_default_split_keeps_each_movie_on_one_side(fake_data_dir):
+    d = load_imdb(data_dir=fake_data_dir, **SMALL)  # split="movie" is the default
+    assert d.params["split"] == "movie"
+    assert set(d.movie_train).isdisjoint(d.movie_val)
+    assert len(d.y_val) == 4 and d.y_val.sum() == 2  # one whole movie: 2 pos + 2 neg
+    assert len(set(d.movie_train)) == 4 and len(set(d.movie_val)) == 1
+
+
+def test_random_split_leaks_movies_and_is_still_available(fake_data_dir):
+    leaks = []
+    for seed in range(3):
+        d = load_imdb(data_dir=fake_data_dir, split="review", seed=seed, **SMALL)
+        assert len(d.y_val) == 4 and d.y_val.sum() == 2  # stratified as before
+        leaks.append(len(set(d.movie_train) & set(d.movie_val)))
+    assert max(leaks) > 0  # the old split puts one movie's reviews on both sides
+
+
+def test_split_is_part_of_the_cache_key(fake_data_dir):
+    movie = load_imdb(data_dir=fake_data_dir, **SMALL)
+    review = load_imdb(data_dir=fake_data_dir, split="review", **SMALL)
+    assert len(list((fake_data_dir / "imdb_cache").glob("*.npz"))) == 2
+    assert review.params["split"] == "review"
+    again = load_imdb(data_dir=fake_data_dir, **SMALL)  # from the cache
+    np.testing.assert_array_equal(again.movie_val, movie.movie_val)
+    np.testing.assert_array_equal(again.x_val, movie.x_val)
+
+
+def test_movie_split_too_small_for_both_classes_is_refused(fake_data_dir):
+    # 4 reviews per class, 1 of each wanted in validation, movies of 2 + 2: not always possible
+    outcomes = []
+    for seed in range(6):
+        try:
+            d = load_imdb(data_dir=fake_data_dir, subset=8, validation_split=0.25, seed=seed,
+                          **SMALL)
+            outcomes.append(set(d.y_val.tolist()) == {0, 1})
+        except ValueError as error:
+            assert "movie-wise split with subset=8" in str(error)
+            assert "use a larger subset, or split='review'" in str(error)
+            outcomes.append("refused")
+    assert "refused" in outcomes and all(o in (True, "refused") for o in outcomes)
+
+
+def test_movie_split_with_a_subset_is_balanced_and_disjoint(fake_data_dir):
+    for seed in range(4):
+        d = load_imdb(data_dir=fake_data_dir, subset=16, seed=seed, validation_split=0.25,
+                      **SMALL)
+        assert len(d.y_train) + len(d.y_val) == 16 and len(d.y_test) == 16
+        assert set(d.movie_train).isdisjoint(d.movie_val)
+        assert set(d.y_val.tolist()) == {0, 1} and set(d.y_train.tolist()) == {0, 1}
+
+
+def test_missing_urls_file_names_it_and_offers_the_random_split(fake_data_dir):
+    (fake_data_dir / "aclImdb" / "train" / "urls_neg.txt").unlink()
+    with pytest.raises(ImdbDataError, match=r"train/urls_neg\.txt is missing.*split='review'"):
+        load_imdb(data_dir=fake_data_dir, **SMALL)
+    d = load_imdb(data_dir=fake_data_dir, split="review", **SMALL)
+    assert len(d.y_val) == 4
+
+
+def test_movie_split_of_the_real_training_reviews():
+    """The urls files of the real data name one movie per review; the split is disjoint
+    and within a few reviews of 20 % of each class. Skipped without the real data."""
+    from utils.paths import DATA_DIR
+
+    folder = DATA_DIR / "aclImdb" / "train"
+    if not folder.is_dir():
+        pytest.skip("the real IMDB reviews are not extracted in data/")
+    paths = imdb.review_files(folder)
+    labels = np.array([0 if "/neg/" in p else 1 for p in paths])
+    movies = imdb.movie_ids(folder, paths)
+    assert len(movies) == 25_000 and 1_000 < len(set(movies)) < 25_000
+    train, val = imdb.split_indices(labels, 0.2, 0, "movie", movies)
+    assert set(movies[train]).isdisjoint(movies[val])
+    assert len(train) + len(val) == 25_000
+    for c in (0, 1):
+        assert abs(np.sum(labels[val] == c) - 2_500) <= 5
+    old_train, old_val = imdb.split_indices(labels, 0.2, 0, "review", movies)
+    assert np.isin(movies[old_val], movies[old_train]).sum() > 1_000  # the old leak

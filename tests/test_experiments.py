@@ -128,3 +128,84 @@ def test_paired_differences_by_seed():
 def test_empty_grid_is_refused(tiny):
     with pytest.raises(ValueError, match="at least one variant"):
         run_grid({}, tiny, seeds=[0], epochs=1)
+
+
+# ---------------------------------------------------------------------------------------
+# Issue #12 item 3: parameters checked at the door, before any training
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [  # the papermill cases of issue #12: -p epochs 0, seeds: [], -p seeds '[0]'
+        (dict(epochs=0), r"epochs must be a positive integer, got 0 \(type int\)"),
+        (dict(seeds=[]), r"seeds must be a non-empty list of non-negative integers, got \[\]"),
+        (dict(seeds="[0]"), r"seeds must be .*got '\[0\]' \(type str\): pass -p seeds "
+                            r"'\[0, 1\]' with YAML list syntax"),
+        (dict(seeds=[0, -1]), "seeds must be a non-empty list of non-negative integers"),
+        (dict(batch_size=0), "batch_size must be a positive integer"),
+        (dict(learning_rate=0.0), "learning_rate must be a number > 0"),
+        (dict(patience=-1), "patience must be a non-negative integer"),
+    ],
+)
+def test_run_grid_refuses_bad_parameters_before_training(tiny, kwargs, message, monkeypatch):
+    import utils.experiments as ex
+
+    def no_training(*args, **kw):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(ex, "train_one", no_training)
+    grid = dict(builders={"simple": build()}, data=tiny, seeds=[0], epochs=1, progress=False)
+    with pytest.raises(ValueError, match=message):
+        run_grid(**{**grid, **kwargs})
+
+
+def test_empty_validation_set_is_refused_before_training(tiny):
+    from types import SimpleNamespace
+
+    from utils.experiments import train_one
+
+    empty_val = SimpleNamespace(**{**vars(tiny), "x_val": tiny.x_val[:0], "y_val": tiny.y_val[:0]})
+    with pytest.raises(ValueError, match=r"data\.x_val has 0 rows.*validation loss"):
+        train_one(build(), empty_val, seed=0, epochs=1)  # used to be KeyError: 'val_loss'
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        train_one(build(), tiny, seed=-1, epochs=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(seeds=(0, 1), seed=3, epochs=2, units=8, embed_dim=8, batch_size=64, maxlen=40,
+              vocab_size=2000, subset=None, cell="gru", merge_mode="ave",
+              merge_modes=["concat", "mul"], learning_rate=1e-3, validation_split=0.0,
+              test_fraction=0.5, quick=True, timing_epochs=3, patience=0), None),
+        (dict(seeds=[0, 1.0]), r"seeds must be .*got \[0, 1.0\] \(type list\)"),
+        (dict(seeds=[True]), "seeds must be a non-empty list"),
+        (dict(seed=1.5), r"seed must be a non-negative integer, got 1.5 \(type float\)"),
+        (dict(units="8"), r"units must be a positive integer, got '8' \(type str\)"),
+        (dict(subset=0), r"subset must be a positive integer \(or None"),
+        (dict(cell="SimpleRNN"), r"cell must be one of \('simple_rnn', 'gru', 'lstm'\)"),
+        (dict(merge_mode="max"), r"merge_mode must be one of \('concat', 'sum', 'ave', 'mul'\)"),
+        (dict(merge_modes=[]), "merge_modes must be a non-empty list of names"),
+        (dict(learning_rate=float("nan")), "learning_rate must be a number > 0"),
+        (dict(validation_split=1.0), r"validation_split must be a number in \[0, 1\)"),
+        (dict(val_fraction=-0.1), r"val_fraction must be a number in \[0, 1\)"),
+        (dict(quick="yes"), "quick must be True or False"),
+    ],
+)
+def test_check_parameters(kwargs, message):
+    from utils.notebook import check_parameters
+
+    if message is None:
+        check_parameters(**kwargs)  # every good value passes
+    else:
+        with pytest.raises(ValueError, match=message) as error:
+            check_parameters(**kwargs)
+        assert "edit the parameters cell" in str(error.value)  # the fix is always named
+
+
+def test_check_parameters_refuses_unknown_names():
+    from utils.notebook import check_parameters
+
+    with pytest.raises(TypeError, match="does not know 'epoch'"):
+        check_parameters(epoch=3)  # a typo is not silently accepted

@@ -142,6 +142,18 @@ def test_late_turn_candidates_rank_the_late_turn_first():
     best = frame.iloc[0]
     assert best.phrase == "but the ending" and best["criteria met"] == 4 and best["has phrase"]
     assert best["turns at"] == pytest.approx(4 / 6) and best["late drop"] == pytest.approx(0.7)
+    assert best["positive share"] == 1.0
+
+
+def test_a_positive_value_at_two_thirds_is_not_a_positive_opening():
+    """The forward view must be positive over most of the opening, not at one step."""
+    ids = np.array([[2, 2, 2, 2, 2, 2, 0, 0]])
+    p_f = np.array([[0.2, 0.3, 0.2, 0.6, 0.3, 0.1, np.nan, np.nan]])  # positive at 2/3 only
+    frame = inspect.late_turn_candidates(ids, np.array([0]), p_f, p_model=np.array([0.2]),
+                                         decode=lambda row: "x", min_words=3)
+    row = frame.iloc[0]
+    assert row["forward at 2/3"] == pytest.approx(0.6) and row["positive share"] == 0.25
+    assert not row["positive opening"] and row["criteria met"] == 3
 
 
 def test_late_turn_pool():
@@ -174,23 +186,60 @@ def test_padding_grid_builds_twelve_variants_and_saves_them(monkeypatch, tmp_pat
     results, models = inspect.run_padding_grid({"post": "post", "pre": "pre"}, seeds=[0],
                                                epochs=1, **SMALL)
     assert len(results) == len(models) == 12
+    assert all(len(built) == 1 for built in models.values())  # one model per seed
     assert set(results.direction) == {"forward only", "backward only", "bidirectional"}
     assert set(results["mask"]) == {"masked", "not masked"}
-    both = models["bidirectional | pre | not masked"]
+    both = models["bidirectional | pre | not masked"][0]
     assert not both.get_layer("embedding").mask_zero
-    assert models["backward only | post | masked"].layers[1].go_backwards
+    assert models["backward only | post | masked"][0].layers[1].go_backwards
     saved = load_results("padding", folder=tmp_path)
     assert len(saved) == 12 and "padding" in saved.columns
 
     table = inspect.padding_table(results)
     assert table.shape == (3, 4) and list(table.index)[0] == "forward only"
-    verdicts = inspect.padding_verdicts(results)
-    assert verdicts["masked side gap"] == 0.0
-    assert verdicts["forward only: cost of no mask, post"] == pytest.approx(0.3)
-    assert verdicts["forward only: cost of no mask, pre"] == 0.0
-    assert verdicts["worst cell"].endswith("post | not masked")
+    costs = inspect.padding_costs(results)
+    assert costs.shape == (1, 6)
+    assert costs.loc[0, "forward only, post"] == pytest.approx(0.3)
+    assert costs.loc[0, "forward only, pre"] == 0.0
     fig = inspect.plot_padding_grid(results)
     assert len(fig.axes) == 2
+
+
+def test_padding_grid_can_train_the_masked_models_on_one_side(monkeypatch, tmp_path):
+    monkeypatch.setattr(inspect, "run_grid", fake_run_grid)
+    monkeypatch.setattr("utils.experiments.RESULTS_DIR", tmp_path)
+    results, models = inspect.run_padding_grid({"post": "post", "pre": "pre"}, seeds=[0],
+                                               epochs=1, name=None, masked_sides=("post",),
+                                               **SMALL)
+    assert len(results) == 9 and not any(" | pre | masked" in name for name in models)
+    costs = inspect.padding_costs(results)
+    # the masked post model is the reference for the pre side: 0.8 - 0.8 (fake accuracies)
+    assert costs.loc[0, "forward only, pre"] == 0.0
+    assert costs.loc[0, "forward only, post"] == pytest.approx(0.3)
+    assert inspect.padding_table(results).shape == (3, 3)
+
+
+def test_padding_grid_keeps_one_model_per_seed(monkeypatch, tmp_path):
+    monkeypatch.setattr(inspect, "run_grid", fake_run_grid)
+    monkeypatch.setattr("utils.experiments.RESULTS_DIR", tmp_path)
+    results, models = inspect.run_padding_grid({"post": "post", "pre": "pre"}, seeds=[0, 1],
+                                               epochs=1, name=None, **SMALL)
+    # fake_run_grid builds each model once; run_grid builds one per seed, in seed order
+    assert len(results) == 24 and all(len(built) == 1 for built in models.values())
+    assert inspect.padding_costs(results).index.tolist() == [0, 1]
+
+
+def test_half_accuracy_history_records_every_epoch():
+    keras.utils.set_random_seed(0)
+    model = sentiment_model("both", **SMALL)
+    model.compile("adam", "binary_crossentropy")
+    x = np.tile(POST, (8, 1))
+    y = np.tile([0, 1], 8)
+    history = inspect.HalfAccuracyHistory(x, y)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[history])
+    assert [row["epoch"] for row in history.rows] == [1, 2]
+    expected = inspect.half_accuracies(model, x, y, stand_in=inspect.mean_terms(model, x))
+    assert history.rows[-1] == {"epoch": 2, **expected}
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward", "both"])

@@ -479,3 +479,169 @@ def test_bidirectional_layer_finds_the_one_wrapper_and_refuses_others():
         assert bidirectional_layer(model) is model.layers[1]
     with pytest.raises(ValueError, match="0 bidirectional layers"):
         bidirectional_layer(sentiment_model("forward", **small))
+
+
+# ------------------------------------------------------------- drop-in for Bidirectional
+# (Keras's own Bidirectional tests also run against the wrapper: test_keras_bidirectional_suite.)
+
+
+@pytest.mark.parametrize("return_state", [True, False])
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_dtype_policy_on_the_wrapper_sets_the_output_dtype(merge_mode, return_state):
+    kwargs = {"return_sequences": True, "return_state": return_state}
+    keras_bi = keras.layers.Bidirectional(
+        keras.layers.GRU(UNITS, **kwargs), merge_mode=merge_mode, dtype="mixed_float16")
+    hand = HandmadeBidirectional(
+        keras.layers.GRU(UNITS, **kwargs), merge_mode=merge_mode, dtype="mixed_float16")
+    for layer in (keras_bi, hand):
+        layer.build((BATCH, TIME, FEATURES))
+    randomize_weights(keras_bi)
+    hand.set_weights(keras_bi.get_weights())
+    x = random_inputs()
+    expected, got = as_list(keras_bi(x)), as_list(hand(x))
+    assert [g.dtype for g in got] == [e.dtype for e in expected]
+    n_outputs = 1 if merge_mode else 2
+    # The outputs in float16, not float32: the wrapper's policy rules. The final states keep
+    # the recurrent layers' float32, in Bidirectional as here.
+    assert [g.dtype for g in got[:n_outputs]] == [np.float16] * n_outputs
+    assert all(g.dtype == np.float32 for g in got[n_outputs:])
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert all(w.dtype == "float32" for w in hand.weights)  # the weights stay in float32
+
+
+def stateful_pair(cell="LSTM"):
+    kwargs = {"stateful": True, "return_sequences": True}
+    keras_bi = keras.layers.Bidirectional(CELLS[cell](UNITS, **kwargs))
+    hand = HandmadeBidirectional(CELLS[cell](UNITS, **kwargs))
+    for layer in (keras_bi, hand):
+        layer.build((BATCH, TIME, FEATURES))
+    randomize_weights(keras_bi)
+    hand.set_weights(keras_bi.get_weights())
+    return keras_bi, hand
+
+
+def state_values(layer):
+    return [keras.ops.convert_to_numpy(state) for state in layer.states]
+
+
+# Keras converts its variables with np.array, which NumPy 2 warns about.
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("reset", ["reset_state", "reset_states"])
+def test_stateful_wrapper_carries_and_resets_its_states(reset):
+    keras_bi, hand = stateful_pair()
+    x = random_inputs()
+    assert hand.stateful and len(hand.states) == len(keras_bi.states) == 4
+    first, second = as_list(hand(x))[0], as_list(hand(x))[0]
+    assert not np.allclose(first, second, atol=1e-3)  # the second call started from the first
+    np.testing.assert_allclose(keras_bi(x), first, atol=ATOL)
+    np.testing.assert_allclose(keras_bi(x), second, atol=ATOL)
+    # The states are the forward layer's then the backward layer's, as in Bidirectional.
+    for got, expected in zip(state_values(hand), state_values(keras_bi), strict=True):
+        np.testing.assert_allclose(got, expected, atol=ATOL)
+    assert all(np.abs(state).max() > 0 for state in state_values(hand))
+
+    getattr(hand, reset)()
+    assert all(np.all(state == 0) for state in state_values(hand))
+    np.testing.assert_allclose(as_list(hand(x))[0], first, atol=ATOL)  # as on the first call
+
+
+def test_reset_state_of_a_stateless_wrapper_is_an_error():
+    hand = HandmadeBidirectional(keras.layers.SimpleRNN(UNITS))
+    hand.build((BATCH, TIME, FEATURES))
+    assert hand.states is None
+    with pytest.raises(AttributeError, match="stateful=True"):
+        hand.reset_state()
+    with pytest.raises(AttributeError, match="stateful=True"):
+        hand.reset_states()
+
+
+def two_wrapper_model(wrapper):
+    """Tokens -> Embedding -> wrapper(LSTM, sequences) -> wrapper(SimpleRNN) -> Dense."""
+    tokens = keras.Input(shape=(TIME,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=True)(tokens)
+    x = wrapper(keras.layers.LSTM(UNITS, return_sequences=True), merge_mode="sum")(x)
+    x = wrapper(keras.layers.SimpleRNN(UNITS))(x)
+    return keras.Model(tokens, keras.layers.Dense(2)(x))
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("to", ["handmade", "keras"])
+def test_weights_file_converts_between_the_wrappers(tmp_path, to):
+    from utils.layers import convert_weights_file
+
+    wrappers = {"keras": keras.layers.Bidirectional, "handmade": HandmadeBidirectional}
+    source_kind = "keras" if to == "handmade" else "handmade"
+    source, target = two_wrapper_model(wrappers[source_kind]), two_wrapper_model(wrappers[to])
+    randomize_weights(source)
+    saved, converted = tmp_path / "source.weights.h5", tmp_path / "converted.weights.h5"
+    source.save_weights(saved)
+
+    # As saved, the file does not load: Keras files each layer under its class name.
+    with pytest.raises(ValueError, match="could not be loaded"):
+        target.load_weights(saved)
+    # Converted (one line), it loads, and the two models predict the same.
+    assert convert_weights_file(saved, converted, to=to) == 2  # the two wrappers renamed
+    target.load_weights(converted)
+    tokens = padded_tokens("post")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(target(tokens)),
+                                  keras.ops.convert_to_numpy(source(tokens)))
+    for got, expected in zip(target.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_weights_file_conversion_refuses_wrong_files(tmp_path):
+    from utils.layers import convert_weights_file
+
+    saved, out = tmp_path / "hand.weights.h5", tmp_path / "out.weights.h5"
+    two_wrapper_model(HandmadeBidirectional).save_weights(saved)
+    with pytest.raises(ValueError, match="no 'bidirectional' group.*keras.layers.Bidirectional"):
+        convert_weights_file(saved, out, to="handmade")  # it is hand-made already
+    with pytest.raises(ValueError, match="to='handmade' or to='keras'"):
+        convert_weights_file(saved, out, to="Keras")
+    assert not out.exists()  # nothing written on error
+
+    # A model mixing the two wrappers: renaming would clash.
+    tokens = keras.Input(shape=(TIME, FEATURES))
+    x = keras.layers.Bidirectional(keras.layers.GRU(UNITS, return_sequences=True))(tokens)
+    x = HandmadeBidirectional(keras.layers.GRU(UNITS))(x)
+    keras.Model(tokens, x).save_weights(mixed := tmp_path / "mixed.weights.h5")
+    with pytest.raises(ValueError, match="mixes the two wrappers"):
+        convert_weights_file(mixed, out, to="handmade")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("parameter", ["layer", "backward_layer"])
+@pytest.mark.parametrize(
+    "value, problem",
+    [("lstm", r"'lstm' of type str"),
+     (keras.layers.LSTM, "the class LSTM, not an instance"),
+     (keras.layers.Dense(UNITS), "a Dense layer, which is not recurrent")],
+)
+def test_non_recurrent_layer_argument_is_a_clear_error(parameter, value, problem):
+    kwargs = {"layer": keras.layers.LSTM(UNITS), parameter: value}
+    with pytest.raises(ValueError, match=f"`{parameter}` must be a recurrent layer .*{problem}"):
+        HandmadeBidirectional(**kwargs)
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNN", "LSTM"])
+def test_two_dimensional_input_is_a_clear_error(cell):
+    hand = HandmadeBidirectional(CELLS[cell](UNITS))
+    with pytest.raises(ValueError, match=r"3 axes, \(batch, time, features\).*\(None, 10\).*"
+                                         r"Embedding layer"):
+        hand(keras.Input(shape=(10,)))
+    assert not hand.built  # refused before any weight was made
+    hand(random_inputs())  # the same layer then works on 3-D inputs ...
+    with pytest.raises(ValueError, match="expected ndim=3, found ndim=2"):
+        hand(random_inputs()[:, :, 0])  # ... and, built, refuses 2-D as Bidirectional does
+
+
+@pytest.mark.parametrize("cell, n_given", [("LSTM", 2), ("LSTM", 3), ("SimpleRNN", 1),
+                                           ("SimpleRNN", 4)])
+def test_initial_state_of_the_wrong_length_is_a_clear_error(cell, n_given):
+    hand = HandmadeBidirectional(CELLS[cell](UNITS))
+    states = [tf.zeros((BATCH, UNITS))] * n_given
+    n = 2 * N_STATES[cell]
+    with pytest.raises(ValueError, match=rf"`initial_state` must hold {n} tensors.*got {n_given}"):
+        hand(random_inputs(), initial_state=states)

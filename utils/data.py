@@ -8,12 +8,19 @@
 What happens, in order:
 
 1. **Find the raw reviews.** `data/aclImdb/` is used as it is if present (that is how you
-   work offline: extract the archive there). Otherwise the official archive is downloaded
-   into `data/` with `keras.utils.get_file`, its MD5 checked, and extracted.
-   `train/unsup` holds unlabelled reviews, not a class: it is ignored.
+   work offline: extract the archive there), once its four class folders are checked to
+   hold 12,500 reviews each. Otherwise an archive in `data/` is used, or the official one
+   downloaded with `keras.utils.get_file`; its MD5 is checked and it is extracted under a
+   lock, atomically. Nothing a user placed is ever deleted: an archive with an unknown
+   checksum is moved aside (and the message says where), one with a known alternative
+   checksum is used with a warning. `train/unsup` holds unlabelled reviews: ignored.
 2. **Read them** with `keras.utils.text_dataset_from_directory` (label 0 = neg, 1 = pos),
    optionally keep a balanced `subset`, and split a validation set off the training
-   reviews (stratified, seeded). The test set is kept apart.
+   reviews, seeded and balanced. By default (`split="movie"`) all reviews of one movie
+   (named by `train/urls_*.txt`) fall on the same side, so validation never scores a
+   model on movies it was trained on; `split="review"` is the plain random split. The
+   test set is kept apart (Maas et al. drew its movies apart from the training movies:
+   one IMDb id of the 3,581 in test also names training reviews).
 3. **Vectorize** with `keras.layers.TextVectorization`, adapted on the training text only
    (the validation and test reviews never influence the vocabulary): lower case, `<br />`
    tags and punctuation removed, the `vocab_size` most frequent words kept (index 0 is
@@ -22,13 +29,18 @@ What happens, in order:
    `padding="post"` puts the zeros after the words, `"pre"` before them.
 5. **Cache** the arrays in `data/imdb_cache/` (a NumPy `.npz`, no pickle, one file per
    combination of parameters, written atomically), so the next call takes a second or two.
+   Each file also records a fingerprint of the review files (names, sizes, modification
+   times): edited or replaced reviews rebuild it, never reuse it. A read-only data folder
+   works without the cache, with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -49,8 +61,18 @@ IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 FOLDER_NAME = "aclImdb"
+#: Archives known to hold the same labelled reviews under another MD5: used, with a warning.
+KNOWN_ALTERNATIVE_MD5 = {
+    "abd7f20f1e513cfdfeffe0062b305517": (
+        "the offline copy repacked without the bag-of-words .feat files (sha256 "
+        "63a4d5196c21f25672c3ab209ab6b9b34357d71fc4d7507e4ff5bd50b3a4d6d9, 57,174,734 bytes)"
+    ),
+}
 CLASS_NAMES = ("neg", "pos")  # label 0, label 1
-CACHE_VERSION = 1  # bump when the vectorization changes, so old caches are not reused
+#: Reviews in each class folder of each split of the real dataset (tests patch it).
+REVIEWS_PER_CLASS = 12_500
+SPLITS = ("movie", "review")  # how the validation reviews are drawn (see `load_imdb`)
+CACHE_VERSION = 2  # bump when the vectorization changes, so old caches are not reused
 
 
 class ImdbDataError(RuntimeError):
@@ -73,6 +95,8 @@ class ImdbData:
     y_test: np.ndarray
     vocabulary: list[str]
     params: dict
+    movie_train: np.ndarray | None = None  # the IMDb id (e.g. "tt0453418") of each review
+    movie_val: np.ndarray | None = None
 
     @property
     def vocab_size(self) -> int:
@@ -92,7 +116,8 @@ class ImdbData:
         )
         return (
             f"ImdbData({sizes} reviews; vocab_size {self.vocab_size:,}, "
-            f"maxlen {self.maxlen}, padding {self.params['padding']!r})"
+            f"maxlen {self.maxlen}, padding {self.params['padding']!r}, "
+            f"split {self.params.get('split', 'review')!r})"
         )
 
 
@@ -124,28 +149,35 @@ def _count_reviews(folder: Path) -> int:
     return sum(1 for _ in folder.glob("*.txt")) if folder.is_dir() else 0
 
 
-def check_imdb_folder(folder: Path) -> dict:
-    """Check that `folder` (an `aclImdb/`) holds all four labelled class folders.
-
-    Returns the review count of each, e.g. `{"train/neg": 12500, ...}`. Raises
-    `ImdbDataError` if one is missing or empty, or if the counts differ (the dataset is
-    balanced, so unequal counts mean an interrupted extraction).
-    """
+def _folder_problem(folder: Path) -> tuple[dict, str | None]:
+    """The review count of each class folder, and what is wrong with them (or None)."""
     counts = {
         f"{split}/{label}": _count_reviews(folder / split / label)
         for split in ("train", "test")
         for label in CLASS_NAMES
     }
-    problem = None
-    if any(n == 0 for n in counts.values()):
-        missing = [name for name, n in counts.items() if n == 0]
-        problem = f"{', '.join(missing)} missing or empty"
-    elif len(set(counts.values())) > 1:
-        problem = "unequal class folders " + ", ".join(f"{k}: {v:,}" for k, v in counts.items())
+    missing = [name for name, n in counts.items() if n == 0]
+    if missing:
+        return counts, f"{', '.join(missing)} missing or empty"
+    wrong = [f"{name} has {n:,}" for name, n in counts.items() if n != REVIEWS_PER_CLASS]
+    if wrong:
+        return counts, f"{', '.join(wrong)} of the {REVIEWS_PER_CLASS:,} reviews expected"
+    return counts, None
+
+
+def check_imdb_folder(folder: Path) -> dict:
+    """Check that `folder` (an `aclImdb/`) holds all four labelled class folders, complete.
+
+    Returns the review count of each, e.g. `{"train/neg": 12500, ...}`. Raises
+    `ImdbDataError` if one is missing, empty, or does not hold `REVIEWS_PER_CLASS`
+    reviews (12,500 in the real dataset): an interrupted extraction, or files removed.
+    """
+    counts, problem = _folder_problem(folder)
     if problem:
         raise ImdbDataError(
-            f"The IMDB folder {_shown(folder)} looks incomplete ({problem}), probably an "
-            f"interrupted extraction. Delete that folder and run again: the archive "
+            f"The IMDB folder {_shown(folder)} is incomplete ({problem}), perhaps an "
+            f"interrupted extraction or deleted files. Nothing was changed. Move that folder "
+            f"aside (rename it, e.g. to {FOLDER_NAME}.incomplete) and run again: the archive "
             f"{ARCHIVE_NAME} is then extracted afresh (or downloaded from {IMDB_URL})."
         )
     return counts
@@ -159,11 +191,40 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_archive(data_dir: Path, url: str | None = None, md5: str | None = None) -> Path:
-    """Download the IMDB archive into `data_dir` (unless a verified copy is there) and check it.
+def _accepted(path: Path, md5: str) -> tuple[bool, str]:
+    """Whether the archive at `path` may be used, and its MD5. Warns for an alternative."""
+    got = _md5(path)
+    if got == md5:
+        return True, got
+    if md5 == IMDB_MD5 and got in KNOWN_ALTERNATIVE_MD5:
+        warnings.warn(
+            f"{_shown(path)} has MD5 {got}, not the official {IMDB_MD5}: it is a known "
+            f"alternative, {KNOWN_ALTERNATIVE_MD5[got]}, with the same labelled reviews. "
+            "Using it.", stacklevel=4,
+        )
+        return True, got
+    return False, got
 
-    A cached archive whose checksum is wrong is downloaded again by `keras.utils.get_file`;
-    a freshly downloaded one that fails the check is deleted, never reused.
+
+def _move_aside(path: Path) -> Path:
+    """Rename `path` to `<name>.rejected` (or `.rejected-2`, ...) in its folder; return it."""
+    aside, n = path.with_name(path.name + ".rejected"), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.rejected-{n}")
+    os.replace(path, aside)  # a rename in the same folder: nothing copied, nothing lost
+    return aside
+
+
+def download_archive(data_dir: Path, url: str | None = None, md5: str | None = None) -> Path:
+    """The IMDB archive in `data_dir`: the one already there if its checksum is right,
+    else a fresh download, checked.
+
+    An archive already in `data_dir` (placed by the user, or a half-finished download)
+    is never deleted: if its MD5 is neither the expected one nor a known alternative
+    (`KNOWN_ALTERNATIVE_MD5`, used with a warning) it is moved aside to
+    `aclImdb_v1.tar.gz.rejected` and the messages say so. A file this function downloaded
+    itself that fails the check is deleted.
     """
     import keras
 
@@ -171,33 +232,73 @@ def download_archive(data_dir: Path, url: str | None = None, md5: str | None = N
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     target = data_dir / ARCHIVE_NAME
-    if target.exists() and _md5(target) != md5:
-        print(f"{_shown(target)} failed its MD5 check (a half-finished or corrupt download): "
-              "deleting it and downloading it again.")
-        target.unlink()
+    moved = ""
+    if target.exists():
+        ok, got = _accepted(target, md5)
+        if ok:
+            return target
+        aside = _move_aside(target)
+        moved = (f" The {ARCHIVE_NAME} that was in {_shown(data_dir)}/ had MD5 {got}, not "
+                 f"{md5}, so it was moved aside to {_shown(aside)} (not deleted): if it is "
+                 f"a copy you trust, check where it came from.")
+        warnings.warn(f"{_shown(target)} failed its MD5 check.{moved} Downloading a fresh "
+                      "copy.", stacklevel=3)
     try:
-        path = keras.utils.get_file(
-            fname=ARCHIVE_NAME, origin=url, file_hash=md5, hash_algorithm="md5",
-            cache_dir=str(data_dir), cache_subdir="",
-        )
-    except ValueError as error:  # downloaded, but the checksum is wrong
-        target.unlink(missing_ok=True)
-        raise ImdbDataError(
-            f"The downloaded {ARCHIVE_NAME} failed its MD5 check (expected {md5}); it has "
-            f"been deleted. Run again to download it afresh, or download {url} by hand "
-            f"into {_shown(data_dir)}/."
-        ) from error
+        path = Path(keras.utils.get_file(
+            fname=ARCHIVE_NAME, origin=url, file_hash=None, cache_dir=str(data_dir),
+            cache_subdir="",
+        ))
     except Exception as error:  # no network, server down, interrupted download
         raise ImdbDataError(
-            f"Could not download the IMDB reviews from {url} ({error}). Without network, "
-            f"download that file elsewhere and put it in {_shown(data_dir)}/, or extract it "
-            f"there so that {_shown(data_dir / FOLDER_NAME)}/train exists; then run again."
+            f"Could not download the IMDB reviews from {url} ({error}).{moved} Without "
+            f"network, download that file elsewhere and put it in {_shown(data_dir)}/, or "
+            f"extract it there so that {_shown(data_dir / FOLDER_NAME)}/train exists; then "
+            "run again."
         ) from None
-    return Path(path)
+    ok, got = _accepted(path, md5)
+    if not ok:  # our own download, corrupt: not worth keeping
+        path.unlink(missing_ok=True)
+        raise ImdbDataError(
+            f"The downloaded {ARCHIVE_NAME} failed its MD5 check (got {got}, expected "
+            f"{md5}); this download has been deleted.{moved} Run again to download it "
+            f"afresh, or download {url} by hand into {_shown(data_dir)}/."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _extraction_lock(data_dir: Path):
+    """Hold an exclusive lock on `data_dir/.aclImdb.lock` while the folder is made.
+
+    Two first runs at once (two notebooks, two terminals) then take turns: the second
+    finds the folder the first made. Without `fcntl` (Windows) or a writable folder there
+    is no lock, and the atomic rename in `_extract` still keeps each run safe.
+    """
+    try:
+        import fcntl
+
+        handle = open(data_dir / ".aclImdb.lock", "a")  # noqa: SIM115 (closed below)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Waiting for another process extracting the reviews into "
+                  f"{_shown(data_dir)}/ ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 def _extract(archive: Path, data_dir: Path) -> Path:
-    """Extract `archive` next to the data, atomically: a half-done extraction never stays."""
+    """Extract `archive` next to the data, atomically: a half-done extraction never stays.
+
+    The archive is never deleted: if it cannot be extracted or lacks reviews, the error
+    names it and says what to do.
+    """
     folder = data_dir / FOLDER_NAME
     print(f"Extracting {_shown(archive)} ...")
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".extracting-") as tmp:
@@ -205,13 +306,31 @@ def _extract(archive: Path, data_dir: Path) -> Path:
             with tarfile.open(archive, "r:gz") as tar:
                 tar.extractall(tmp, filter="data")
         except (tarfile.TarError, OSError, EOFError) as error:
-            archive.unlink(missing_ok=True)
+            reason = str(error).replace(str(Path(tmp)) + os.sep, "")  # no temporary path
             raise ImdbDataError(
-                f"{_shown(archive)} could not be extracted ({error}); it has been deleted. "
-                "Run again to download it afresh."
+                f"{_shown(archive)} could not be extracted into {_shown(data_dir)}/ "
+                f"({reason}). The archive is kept. If it is corrupt, move it aside or "
+                f"delete it and run again to download a fresh copy from {IMDB_URL}; if the "
+                "disk is full, free some space and run again."
             ) from None
-        check_imdb_folder(Path(tmp) / FOLDER_NAME)
-        os.replace(Path(tmp) / FOLDER_NAME, folder)  # appears complete, or not at all
+        _, problem = _folder_problem(Path(tmp) / FOLDER_NAME)
+        if problem:
+            raise ImdbDataError(
+                f"{_shown(archive)} does not hold the complete IMDB reviews ({problem}); "
+                f"nothing was extracted into {_shown(data_dir)}/ and the archive is kept. "
+                f"Replace it with the official archive ({IMDB_URL}, MD5 {IMDB_MD5}) and "
+                "run again."
+            )
+        try:
+            os.replace(Path(tmp) / FOLDER_NAME, folder)  # appears complete, or not at all
+        except OSError as error:
+            if _folder_problem(folder)[1] is None:  # another run got there first: use it
+                return folder
+            raise ImdbDataError(
+                f"Could not move the extracted reviews to {_shown(folder)} "
+                f"({error.strerror or error}). Move whatever is at {_shown(folder)} aside "
+                "and run again."
+            ) from None
     return folder
 
 
@@ -223,10 +342,39 @@ def ensure_imdb(data_dir: Path | str | None = None, url: str | None = None, md5:
     data_dir = Path(data_dir if data_dir is not None else DATA_DIR).resolve()
     folder = data_dir / FOLDER_NAME
     if not folder.exists():
-        archive = download_archive(data_dir, url=url, md5=md5)
-        folder = _extract(archive, data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with _extraction_lock(data_dir):
+            if not folder.exists():  # made by another run while this one waited?
+                archive = download_archive(data_dir, url=url, md5=md5)
+                folder = _extract(archive, data_dir)
     check_imdb_folder(folder)
     return folder
+
+
+def reviews_fingerprint(folder: Path | str) -> str:
+    """A short hash of the labelled review files' names, sizes and modification times.
+
+    Cheap (no file is read: one `stat` per file, well under a second for 50,000 files
+    once the file system has them cached) and it changes when a review is edited, added,
+    removed or replaced, or when a `urls_*.txt` file changes.
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for split in ("train", "test"):
+        for label in CLASS_NAMES:
+            entries = []
+            with contextlib.suppress(FileNotFoundError), os.scandir(folder / split / label) as it:
+                for entry in it:
+                    if entry.name.endswith(".txt"):
+                        st = entry.stat()
+                        entries.append(f"{entry.name}\t{st.st_size}\t{st.st_mtime_ns}")
+            digest.update(f"{split}/{label}\n".encode())
+            digest.update("\n".join(sorted(entries)).encode())
+            urls = folder / split / f"urls_{label}.txt"
+            if urls.exists():
+                st = urls.stat()
+                digest.update(f"\n{urls.name}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------
@@ -243,8 +391,22 @@ def standardize(text):
     return tf.strings.regex_replace(text, r"[^a-z0-9']+", " ")
 
 
+def review_files(folder: Path) -> list[str]:
+    """The paths of one split folder's labelled reviews, in the order `read_reviews` uses."""
+    from keras.src.utils.dataset_utils import index_directory  # what keras reads with
+
+    paths, _, _ = index_directory(
+        str(folder), "inferred", formats=(".txt",), class_names=list(CLASS_NAMES),
+        shuffle=False, verbose=False,
+    )
+    return list(paths)
+
+
 def read_reviews(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """All reviews of one split folder (`train/` or `test/`) as (texts, labels), in file order."""
+    """All reviews of one split folder (`train/` or `test/`) as (texts, labels), in file order.
+
+    Every review must be UTF-8 text: one that is not raises `ImdbDataError` naming it.
+    """
     import keras
 
     dataset = keras.utils.text_dataset_from_directory(
@@ -255,7 +417,55 @@ def read_reviews(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     for text_batch, label_batch in dataset.as_numpy_iterator():
         texts.append(text_batch)
         labels.append(label_batch)
-    return np.concatenate(texts), np.concatenate(labels).astype(np.int32)
+    texts = np.concatenate(texts)
+    for i, text in enumerate(texts):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            path = review_files(folder)[i]
+            raise ImdbDataError(
+                f"The review {_shown(Path(path))} is not UTF-8 text ({error.reason} at byte "
+                f"{error.start}). Save it again as UTF-8, or restore the original: move "
+                f"{_shown(Path(folder).parent)} aside and run again to extract the archive."
+            ) from None
+    return texts, np.concatenate(labels).astype(np.int32)
+
+
+def movie_ids(folder: Path, paths: list[str] | None = None) -> np.ndarray:
+    """The IMDb movie id (e.g. `"tt0453418"`) of each review in one split folder.
+
+    In aclImdb, line i of `urls_pos.txt` is the URL of the movie of review `pos/i_*.txt`
+    (likewise for neg). `paths` defaults to `review_files(folder)`: one id per review,
+    in that order.
+    """
+    folder = Path(folder)
+    paths = review_files(folder) if paths is None else paths
+    urls = {}
+    for label in CLASS_NAMES:
+        file = folder / f"urls_{label}.txt"
+        if not file.exists():
+            raise ImdbDataError(
+                f"{_shown(file)} is missing: it names each review's movie, which the "
+                "movie-disjoint validation split needs. Restore it from the archive, or "
+                "pass split='review' (a random split: reviews of one movie may then land "
+                "in training and validation both)."
+            )
+        urls[label] = file.read_text(encoding="utf-8").splitlines()
+    ids = []
+    for path in map(Path, paths):
+        lines = urls[path.parent.name]
+        index = path.stem.split("_")[0]
+        found = (re.search(r"tt\d+", lines[int(index)])
+                 if index.isdigit() and int(index) < len(lines) else None)
+        if found is None:
+            raise ImdbDataError(
+                f"No movie for the review {_shown(path)} in "
+                f"{_shown(folder / f'urls_{path.parent.name}.txt')} (line {index} should "
+                "hold its IMDb URL). Restore both files from the archive, or pass "
+                "split='review'."
+            )
+        ids.append(found.group())
+    return np.array(ids, dtype=str)
 
 
 def balanced_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -275,25 +485,98 @@ def _stratified_split(labels, fraction, rng):
     return rng.permutation(np.flatnonzero(~is_val)), rng.permutation(val)
 
 
-def _check_params(vocab_size, maxlen, padding, truncating, subset, validation_split):
-    def positive_int(name, value, least):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}.")
+def _movie_split(labels, movies, fraction, rng):
+    """Indices (train, validation), all reviews of a movie on one side.
 
-    positive_int("vocab_size", vocab_size, 3)
-    positive_int("maxlen", maxlen, 1)
+    Movies are visited in a seeded random order, and one joins validation if it does not
+    overshoot the target (`fraction` of each class); a second pass then takes any movie
+    that brings the two counts closer to it. So the split is as balanced as whole movies
+    allow (IMDb shows at most 30 reviews per movie).
+    """
+    unique, group = np.unique(movies, return_inverse=True)
+    per_movie = np.zeros((len(unique), 2), int)
+    np.add.at(per_movie, (group, labels), 1)
+    target = np.array([round(fraction * np.sum(labels == c)) for c in (0, 1)])
+    got, take = np.zeros(2, int), np.zeros(len(unique), bool)
+    order = rng.permutation(len(unique))
+    for strict in (True, False):
+        for g in order:
+            if take[g] or np.array_equal(got, target):
+                continue
+            new = got + per_movie[g]
+            closer = np.abs(target - new).sum() < np.abs(target - got).sum()
+            if np.all(new <= target) if strict else closer:
+                take[g], got = True, new
+    is_val = take[group]
+    return rng.permutation(np.flatnonzero(~is_val)), rng.permutation(np.flatnonzero(is_val))
+
+
+def split_indices(labels, fraction, seed_or_rng, split="movie", movies=None):
+    """Indices (train, validation) of the training reviews, as `load_imdb` splits them."""
+    rng = np.random.default_rng(seed_or_rng)
+    if split == "movie":
+        return _movie_split(labels, movies, fraction, rng)
+    return _stratified_split(labels, fraction, rng)
+
+
+def _smallest_subset(validation_split: float) -> int | None:
+    """The smallest even subset leaving reviews of both classes on both sides, if any."""
+    for subset in range(4, 2 * REVIEWS_PER_CLASS + 1, 2):
+        n_val = round(validation_split * (subset // 2))
+        if 1 <= n_val <= subset // 2 - 1:
+            return subset
+    return None
+
+
+def _check_params(vocab_size, maxlen, padding, truncating, subset, validation_split, seed,
+                  split):
+    from .notebook import check_parameters
+
+    check_parameters(vocab_size=vocab_size, maxlen=maxlen, subset=subset, seed=seed)
+    if vocab_size < 3:
+        raise ValueError(f"vocab_size must be an integer of at least 3 (padding, [UNK] and "
+                         f"one word), got {vocab_size!r}.")
     for name, value in (("padding", padding), ("truncating", truncating)):
         if value not in ("post", "pre"):
             raise ValueError(f"{name} must be 'post' or 'pre', got {value!r}.")
-    if subset is not None:
-        positive_int("subset", subset, 4)
-        if subset % 2 or subset > 25_000:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}: 'movie' keeps each "
+                         "movie's reviews on one side, 'review' splits at random.")
+    if subset is not None and (subset % 2 or subset < 4 or subset > 2 * REVIEWS_PER_CLASS):
+        raise ValueError(
+            f"subset must be an even number of reviews from 4 up to "
+            f"{2 * REVIEWS_PER_CLASS:,} (half of each class), got {subset!r}; use None for "
+            "all of them."
+        )
+    if isinstance(validation_split, bool) or not isinstance(
+            validation_split, (int, float, np.integer, np.floating)) or not (
+            0 < validation_split < 1):
+        raise ValueError(f"validation_split must be between 0 and 1 (exclusive), got "
+                         f"{validation_split!r}; 0.2 holds out a fifth of the training reviews.")
+    per_class = REVIEWS_PER_CLASS if subset is None else subset // 2
+    n_val = round(validation_split * per_class)
+    if not 1 <= n_val <= per_class - 1:
+        side = "no validation review" if n_val < 1 else "no training review"
+        smallest = _smallest_subset(validation_split)
+        fix = (f"use subset={smallest} or more" if smallest and subset is not None
+               else "use a validation_split such as 0.2")
+        raise ValueError(
+            f"subset={subset!r} with validation_split={validation_split!r} leaves {side} "
+            f"of each class ({per_class:,} per class, {n_val:,} of them for validation): "
+            f"{fix}."
+        )
+
+
+def _check_both_classes(ys: dict, subset, validation_split, split) -> None:
+    """After the split: each of train and validation must hold both classes."""
+    for name in ("train", "val"):
+        present = set(np.unique(ys[name]).tolist())
+        if present != {0, 1}:
             raise ValueError(
-                f"subset must be an even number of reviews up to 25,000 (half of each class), "
-                f"got {subset!r}; use None for all of them."
+                f"The {split}-wise split with subset={subset!r} and validation_split="
+                f"{validation_split!r} left the {name} set with classes {sorted(present)} "
+                f"({len(ys[name])} reviews): use a larger subset, or split='review'."
             )
-    if not 0 < validation_split < 1:
-        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split!r}.")
 
 
 def _vectorize(splits: dict, vocab_size, maxlen, padding, truncating):
@@ -338,21 +621,35 @@ def _save_npz(path: Path, arrays: dict) -> None:
         raise
 
 
-def _load_npz(path: Path, params: dict) -> ImdbData | None:
-    """The cached data, or None (and the file deleted) if it is unreadable or mismatched."""
+_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "movie_train",
+           "movie_val")
+
+
+def _load_npz(path: Path, params: dict, fingerprint: str | None) -> ImdbData | None:
+    """The cached data, or None if the file is unreadable, mismatched or stale.
+
+    Stale: built from review files whose fingerprint differs from `fingerprint` (None
+    when the reviews folder is absent: the cache is then the only copy, and is used).
+    """
     try:
         with np.load(path, allow_pickle=False) as f:
             if json.loads(str(f["params"])) != params:
                 raise ValueError("parameters differ")
-            names = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-            arrays = {name: f[name] for name in names}
+            built_from = str(f["fingerprint"])
+            arrays = {name: f[name] for name in _ARRAYS}
             vocabulary = f["vocabulary"].tolist()
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         warnings.warn(
             f"Ignoring the corrupt cache file {_shown(path)} ({error}); rebuilding it.",
             stacklevel=3,
         )
-        path.unlink(missing_ok=True)
+        return None
+    if fingerprint is not None and built_from != fingerprint:
+        warnings.warn(
+            f"The cached arrays {_shown(path)} were built from other review files "
+            f"(fingerprint {built_from}, now {fingerprint}: reviews edited, added or "
+            "replaced); rebuilding them.", stacklevel=3,
+        )
         return None
     return ImdbData(**arrays, vocabulary=vocabulary, params=params)
 
@@ -368,6 +665,7 @@ def load_imdb(
     data_dir: Path | str | None = None,
     use_cache: bool = True,
     verbose: bool = True,
+    split: str = "movie",
 ) -> ImdbData:
     """The IMDB reviews as integer-encoded, padded train / validation / test arrays.
 
@@ -384,38 +682,58 @@ def load_imdb(
         data_dir: the data folder (default: the project's `data/`).
         use_cache: read and write the `.npz` cache in `data_dir/imdb_cache/`.
         verbose: print what is happening.
+        split: `"movie"` (default) keeps all reviews of one movie on the same side of the
+            train / validation split, balanced as closely as whole movies allow;
+            `"review"` draws validation reviews at random (stratified), so a movie's
+            reviews may land on both sides and validation then overrates the model.
 
     Returns:
         An `ImdbData` with `x_train, y_train, x_val, y_val, x_test, y_test`, the
-        `vocabulary` and `decode(ids)`.
+        `vocabulary`, `decode(ids)`, and the movie of each training and validation review
+        (`movie_train`, `movie_val`).
+
+    Every parameter is checked first: a wrong one raises a ValueError naming it and the
+    fix, before any file is read.
     """
-    _check_params(vocab_size, maxlen, padding, truncating, subset, validation_split)
+    _check_params(vocab_size, maxlen, padding, truncating, subset, validation_split, seed,
+                  split)
     data_dir = Path(data_dir if data_dir is not None else DATA_DIR).resolve()
     params = dict(
         vocab_size=int(vocab_size), maxlen=int(maxlen), padding=padding, truncating=truncating,
         subset=None if subset is None else int(subset), validation_split=float(validation_split),
-        seed=int(seed), version=CACHE_VERSION,
+        seed=int(seed), split=split, version=CACHE_VERSION,
     )
     cache = _cache_path(data_dir, params)
+    folder = data_dir / FOLDER_NAME
+    fingerprint = reviews_fingerprint(folder) if folder.is_dir() else None
     if use_cache and cache.exists():
-        data = _load_npz(cache, params)
+        data = _load_npz(cache, params, fingerprint)
         if data is not None:
             if verbose:
                 print(f"Loaded {data} from the cache.")
             return data
 
     folder = ensure_imdb(data_dir)
+    fingerprint = reviews_fingerprint(folder)
     if verbose:
         print(f"Reading the reviews in {_shown(folder)} ...")
     texts, labels = {}, {}
-    for split in ("train", "test"):
-        texts[split], labels[split] = read_reviews(folder / split)
+    for name in ("train", "test"):
+        texts[name], labels[name] = read_reviews(folder / name)
+    try:  # the random split needs no movies, but records them when it can
+        movies = movie_ids(folder / "train")
+    except ImdbDataError:
+        if split == "movie":
+            raise
+        movies = np.full(len(labels["train"]), "", dtype=str)
     rng = np.random.default_rng(seed)
     if subset is not None:
-        for split in ("train", "test"):
-            keep = balanced_indices(labels[split], min(subset, len(labels[split])), rng)
-            texts[split], labels[split] = texts[split][keep], labels[split][keep]
-    train_idx, val_idx = _stratified_split(labels["train"], validation_split, rng)
+        for name in ("train", "test"):
+            keep = balanced_indices(labels[name], min(subset, len(labels[name])), rng)
+            texts[name], labels[name] = texts[name][keep], labels[name][keep]
+            if name == "train":
+                movies = movies[keep]
+    train_idx, val_idx = split_indices(labels["train"], validation_split, rng, split, movies)
     splits = {
         "train": texts["train"][train_idx],
         "val": texts["train"][val_idx],
@@ -423,18 +741,31 @@ def load_imdb(
     }
     ys = {"train": labels["train"][train_idx], "val": labels["train"][val_idx],
           "test": labels["test"]}
+    _check_both_classes(ys, subset, validation_split, split)
     if verbose:
         print(f"Vectorizing {sum(len(t) for t in splits.values()):,} reviews ...")
     xs, vocabulary = _vectorize(splits, vocab_size, maxlen, padding, truncating)
     data = ImdbData(
         x_train=xs["train"], y_train=ys["train"], x_val=xs["val"], y_val=ys["val"],
         x_test=xs["test"], y_test=ys["test"], vocabulary=list(vocabulary), params=params,
+        movie_train=movies[train_idx], movie_val=movies[val_idx],
     )
     if use_cache:
-        _save_npz(cache, {
-            **{f"x_{k}": v for k, v in xs.items()}, **{f"y_{k}": v for k, v in ys.items()},
-            "vocabulary": np.array(vocabulary, dtype=str), "params": json.dumps(params),
-        })
+        try:
+            _save_npz(cache, {
+                **{f"x_{k}": v for k, v in xs.items()}, **{f"y_{k}": v for k, v in ys.items()},
+                "movie_train": data.movie_train, "movie_val": data.movie_val,
+                "vocabulary": np.array(vocabulary, dtype=str), "params": json.dumps(params),
+                "fingerprint": fingerprint,
+            })
+        except OSError as error:  # a read-only data folder, a full disk
+            use_cache = False
+            warnings.warn(
+                f"Could not write the cache in {_shown(cache.parent)}/ "
+                f"({error.strerror or error}); continuing without it, so the next call reads "
+                "and vectorizes the reviews again. Make that folder writable, or pass "
+                "use_cache=False to skip the cache.", stacklevel=2,
+            )
     if verbose:
         print(f"Built {data}" + (f", cached in {_shown(cache.parent)}/." if use_cache else "."))
     return data

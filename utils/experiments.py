@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
-from .notebook import set_seed
+from .notebook import check_parameters, set_seed
 from .paths import RESULTS_DIR
 
 #: Columns of the DataFrame `run_grid` returns, in order.
@@ -65,6 +65,24 @@ class TqdmEpochs(keras.callbacks.Callback):
         )
 
 
+def _check_training_inputs(data, clipnorm) -> None:
+    """Refuse, before any training, what would fail deep inside `fit` or early stopping."""
+    if clipnorm is not None and not (isinstance(clipnorm, (int, float)) and clipnorm > 0):
+        raise ValueError(f"clipnorm must be a number > 0 or None, got {clipnorm!r}.")
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}", None), getattr(data, f"y_{split}", None)
+        if x is None or y is None:
+            raise ValueError(f"data has no x_{split} / y_{split}: pass an ImdbData from "
+                             "load_imdb, or an object with those six arrays.")
+        if len(x) == 0 or len(x) != len(y):
+            raise ValueError(
+                f"data.x_{split} has {len(x)} rows and data.y_{split} {len(y)}: every split "
+                "needs at least one review (early stopping reads the validation loss); "
+                "load more reviews (a larger subset, or a validation_split that leaves "
+                "reviews on both sides)."
+            )
+
+
 def train_one(
     build: Callable[[], keras.Model],
     data,
@@ -84,6 +102,9 @@ def train_one(
     2013): a plain tanh RNN's gradients can explode and wreck a run, which clipping
     prevents without changing ordinary steps. `None` turns it off.
     """
+    check_parameters(seed=seed, epochs=epochs, batch_size=batch_size,
+                     learning_rate=learning_rate, patience=patience)
+    _check_training_inputs(data, clipnorm)
     set_seed(seed)
     model = build()
     model.compile(
@@ -146,8 +167,12 @@ def run_grid(
         progress: show a tqdm bar over the grid, with the epoch being trained.
         clipnorm: gradient-norm clipping for Adam (see `train_one`), the same for all runs.
     """
-    if not builders or not seeds:
-        raise ValueError("run_grid needs at least one variant in `builders` and one seed.")
+    if not builders:
+        raise ValueError("run_grid needs at least one variant in `builders`, got none.")
+    check_parameters(seeds=list(seeds) if isinstance(seeds, range) else seeds,
+                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                     patience=patience)
+    _check_training_inputs(data, clipnorm)
     rows = []
     grid = [(variant, seed) for variant in builders for seed in seeds]
     with tqdm(grid, desc="training", unit="run", disable=not progress) as bar:

@@ -188,6 +188,25 @@ def half_accuracies(model: keras.Model, x, y, stand_in: dict | None = None,
     }
 
 
+class HalfAccuracyHistory(keras.callbacks.Callback):
+    """After every training epoch, the accuracy on `(x, y)` of the whole head and of each
+    direction's half alone (`half_accuracies`, with the mean stand-in computed on `x`).
+
+    `rows` then holds one dict per epoch: it shows *when* a direction starts to carry the
+    verdict, and whether the other one ever joins it.
+    """
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y, self.rows = x, y, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        terms = final_contributions(self.model, self.x)
+        stand_in = {"forward": float(terms[0].mean()), "backward": float(terms[1].mean())}
+        self.rows.append({"epoch": epoch + 1, **half_accuracies(self.model, self.x, self.y,
+                                                                stand_in=stand_in, terms=terms)})
+
+
 def reading_check(model: keras.Model, words: np.ndarray, positions: Sequence[int]):
     """Show, for a few steps t, what each direction's state there has read; and check it.
 
@@ -270,18 +289,21 @@ def late_turn_pool(ids, labels, min_words: int = 20, max_words: int = 120,
 
 
 def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LATE_TURN_PHRASES,
-                         min_words: int = 20, max_words: int = 120) -> pd.DataFrame:
-    """Negative reviews ranked by how late and how much the forward direction's view turns.
+                         min_words: int = 20, max_words: int = 120,
+                         opening_share: float = 0.75) -> pd.DataFrame:
+    """Negative reviews ranked by how long the forward view stays positive, then turns.
 
-    For every negative review (label 0): `forward at 2/3` is the forward direction's
-    prediction after two thirds of the words, `forward at end` after all of them,
-    `late drop` their difference, `turns at` the fraction of the review after which the
-    forward prediction stays below 0.5, `phrase` the first of `phrases` found in the text.
-    Four criteria make a good example (`criteria met` counts them): the whole review fits
-    (it has padding, so nothing was cut), it has `min_words`..`max_words` words (readable in
-    a figure), its opening reads positive (`forward at 2/3` > 0.5) and the model gets it right
-    (`model` < 0.5). Rows are sorted by `criteria met`, then by `has phrase` (a review with
-    one of the phrases first), then by `late drop`.
+    For every negative review (label 0): `positive share` is the share of the steps in the
+    first two thirds of its words where the forward direction's prediction is above 0.5,
+    `forward at 2/3` that prediction after two thirds of the words, `forward at end` after
+    all of them, `late drop` their difference, `turns at` the fraction of the review after
+    which the forward prediction stays below 0.5, `phrase` the first of `phrases` found in
+    the text. Four criteria make a good example (`criteria met` counts them): the whole
+    review fits (it has padding, so nothing was cut), it has `min_words`..`max_words` words
+    (readable in a figure), its opening reads positive (`positive share` >= `opening_share`
+    and `forward at 2/3` > 0.5) and the model gets it right (`model` < 0.5). Rows are sorted
+    by `criteria met`, then by `has phrase` (a review with one of the phrases first), then by
+    `late drop`.
     """
     ids, labels = np.asarray(ids), np.asarray(labels)
     first, last = word_positions(ids)
@@ -289,12 +311,14 @@ def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LA
     for i in np.flatnonzero(labels == 0):
         n = int(last[i] - first[i] + 1)
         p = p_f[i, first[i]: last[i] + 1]
+        two_thirds = max(1, int(np.ceil(2 * n / 3)))
         text = decode(ids[i])
         found = [phrase for phrase in phrases if phrase in text]
         rows.append({
             "review": int(i), "words": n,
             "phrase": found[0] if found else "",
-            "forward at 2/3": float(p[max(0, int(np.ceil(2 * n / 3)) - 1)]),
+            "positive share": float((p[:two_thirds] > 0.5).mean()),
+            "forward at 2/3": float(p[two_thirds - 1]),
             "forward at end": float(p[-1]),
             "model": float(p_model[i]),
             "turns at": _turn_point(p) / n,
@@ -304,7 +328,8 @@ def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LA
     criteria = pd.DataFrame({
         "fully read": (ids[frame.review] == 0).any(axis=1),
         "short": frame.words.between(min_words, max_words).to_numpy(),
-        "positive opening": (frame["forward at 2/3"] > 0.5).to_numpy(),
+        "positive opening": ((frame["positive share"] >= opening_share)
+                             & (frame["forward at 2/3"] > 0.5)).to_numpy(),
         "model right": (frame.model < 0.5).to_numpy(),
     }, index=frame.index)
     frame = pd.concat([frame, criteria], axis=1)
@@ -365,38 +390,46 @@ def variant_name(direction: str, padding: str, mask: bool) -> str:
     return f"{DIRECTIONS[direction]} | {padding} | {'masked' if mask else 'not masked'}"
 
 
-def padding_builders(padding: str, models: dict | None = None, **sizes) -> dict:
-    """Builders (name -> fn) for the 3 kinds of model x mask or not, for one padding side.
+def padding_builders(padding: str, models: dict | None = None, masked: bool = True,
+                     **sizes) -> dict:
+    """Builders (name -> fn) for the 3 kinds of model, unmasked and (if `masked`) masked, for
+    one padding side.
 
-    `sizes` go to `sentiment_model` (units, embed_dim, vocab_size, maxlen). If `models` is
-    a dict, each builder also stores the model it builds there under its variant name, so
-    after `run_grid` it holds the trained models (of the last seed).
+    `sizes` go to `sentiment_model` (units, embed_dim, vocab_size, maxlen, cell). If
+    `models` is a dict, each builder also appends the model it builds to the list
+    `models[variant name]`, so after `run_grid` it holds the trained models, one per seed,
+    in the order of the seeds.
     """
     def builder(direction, mask, name):
         def build():
             model = sentiment_model(direction, mask=mask, **sizes)
             if models is not None:
-                models[name] = model
+                models.setdefault(name, []).append(model)
             return model
         return build
 
+    masks = (True, False) if masked else (False,)
     return {name: builder(direction, mask, name)
-            for direction in DIRECTIONS for mask in (True, False)
+            for direction in DIRECTIONS for mask in masks
             for name in [variant_name(direction, padding, mask)]}
 
 
 def run_padding_grid(data_by_padding: dict, seeds: Sequence[int], epochs: int,
                      batch_size: int = 128, name: str | None = "padding", progress: bool = True,
+                     masked_sides: Sequence[str] = ("post", "pre"),
                      **sizes) -> tuple[pd.DataFrame, dict]:
     """Train every (model kind, padding side, mask) variant with `run_grid`.
 
-    `data_by_padding` maps "post"/"pre" to the same reviews padded on that side. Returns the
+    `data_by_padding` maps "post"/"pre" to the same reviews padded on that side. Masked
+    models are trained on the sides in `masked_sides` only: a masked model computes the same
+    function whichever side the padding is on (`padding_side_gap` checks it), so one side
+    may be enough. Returns the
     results (run_grid's columns plus `direction`, `padding`, `mask`), written to
-    `results/<name>.csv`, and the trained models by variant name (last seed).
+    `results/<name>.csv`, and the trained models: variant name -> one model per seed.
     """
     models, frames = {}, []
     for padding, data in data_by_padding.items():
-        builders = padding_builders(padding, models, **sizes)
+        builders = padding_builders(padding, models, masked=padding in masked_sides, **sizes)
         frames.append(run_grid(builders, data, seeds, epochs, batch_size=batch_size,
                                progress=progress))
     results = pd.concat(frames, ignore_index=True)
@@ -427,31 +460,30 @@ def padding_table(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.Da
     return table.reindex(list(DIRECTIONS.values()))
 
 
-def padding_verdicts(results: pd.DataFrame) -> dict:
-    """Differences read off the grid (test accuracy, mean over seeds), as numbers.
-
-    - `masked side gap`: the largest |post - pre| among masked models, over the 3 kinds.
-    - `<kind>: cost of no mask, <side>`: masked minus unmasked accuracy with that padding.
-    - `worst cell`: the variant with the lowest accuracy.
-    """
-    table = padding_table(results)
-    verdicts = {"masked side gap": float((table["masked"]["post"] - table["masked"]["pre"])
-                                         .abs().max())}
-    for kind in table.index:
+def padding_costs(results: pd.DataFrame) -> pd.DataFrame:
+    """What leaving the mask out costs, seed by seed: one row per seed, one column per kind of
+    model and padding side, `masked accuracy - unmasked accuracy` (a paired difference: the
+    same seed, the same reviews). A masked model computes the same function on either side, so
+    where only one side was trained masked, that model is the reference for both sides."""
+    wide = results.pivot_table(index="seed", columns="variant", values="test_accuracy")
+    costs = {}
+    for kind in DIRECTIONS.values():
+        trained = [side for side in ("post", "pre") if f"{kind} | {side} | masked" in wide]
         for side in ("post", "pre"):
-            verdicts[f"{kind}: cost of no mask, {side}"] = float(
-                table.loc[kind, ("masked", side)] - table.loc[kind, ("not masked", side)])
-    means = results.groupby("variant").test_accuracy.mean()
-    verdicts["worst cell"] = str(means.idxmin())
-    return verdicts
+            reference = side if side in trained else trained[0]
+            costs[f"{kind}, {side}"] = (wide[f"{kind} | {reference} | masked"]
+                                        - wide[f"{kind} | {side} | not masked"])
+    return pd.DataFrame(costs)
 
 
 def plot_padding_grid(results: pd.DataFrame):
     """Test accuracy of the 12 variants: model kind x padding side, masked or not."""
     grid = sns.catplot(data=results, kind="bar", x="direction", y="test_accuracy",
                        hue="padding", col="mask", col_order=["masked", "not masked"],
+                       sharex=False,
                        order=list(DIRECTIONS.values()), hue_order=["post", "pre"],
                        errorbar=("pi", 100) if results.seed.nunique() > 1 else None,
+                       alpha=0.6,
                        height=3.8, aspect=1.2)
     grid.set_titles("{col_name}")
     for ax in grid.axes.flat:

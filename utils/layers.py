@@ -16,9 +16,16 @@ Putting the two side by side gives, at every step, a summary of the whole sequen
 
 `HandmadeBidirectional` gives the same numbers as `keras.layers.Bidirectional` (same
 weights in the same order, so `set_weights` carries over), but its `call` is short
-enough to read in one go.
+enough to read in one go. It is a drop-in replacement: Keras's own tests of
+`Bidirectional` pass against it (tests/test_keras_bidirectional_suite.py), and
+`convert_weights_file` turns a `.weights.h5` file saved with one wrapper into one
+that loads into the same model built with the other.
 """
 
+import re
+import shutil
+
+import h5py
 import keras
 from keras import ops
 
@@ -72,11 +79,18 @@ class HandmadeBidirectional(keras.layers.Layer):
     it is followed by the forward layer's final states then the backward layer's.
     With `merge_mode=None` the forward and backward outputs come first, then the states.
 
+    As in `Bidirectional`: a dtype policy given to the wrapper (`dtype="mixed_float16"`)
+    sets the dtype of its outputs, and a stateful wrapper has `states`, `reset_state()`
+    and `reset_states()`.
+
     Reference: M. Schuster and K. K. Paliwal, "Bidirectional recurrent neural networks",
     IEEE Transactions on Signal Processing 45(11), 1997.
     """
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        _check_is_recurrent_layer(layer, "layer")
+        if backward_layer is not None:
+            _check_is_recurrent_layer(backward_layer, "backward_layer")
         if merge_mode not in MERGE_MODES:
             raise ValueError(
                 f"Unknown merge_mode={merge_mode!r}. "
@@ -127,6 +141,7 @@ class HandmadeBidirectional(keras.layers.Layer):
                 )
 
     def build(self, sequences_shape, initial_state_shape=None):
+        self._check_sequences_shape(sequences_shape)
         # Create both layers' weights now, so that e.g. `set_weights` works before a call.
         for sublayer in (self.forward_layer, self.backward_layer):
             if not sublayer.built:
@@ -134,10 +149,7 @@ class HandmadeBidirectional(keras.layers.Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         # An initial state, if given, is the forward layer's states then the backward's.
-        forward_state = backward_state = None
-        if initial_state is not None:
-            half = len(initial_state) // 2
-            forward_state, backward_state = initial_state[:half], initial_state[half:]
+        forward_state, backward_state = self._split_initial_state(initial_state)
 
         # 1. Run the forward layer: it reads x_1, x_2, ..., x_T.
         forward = self.forward_layer(
@@ -156,6 +168,9 @@ class HandmadeBidirectional(keras.layers.Layer):
             states = (*forward[1:], *backward[1:])
             forward, backward = forward[0], backward[0]
 
+        # (Both outputs take the wrapper's dtype, e.g. float16 under "mixed_float16".)
+        forward, backward = self._to_compute_dtype(forward, backward)
+
         # 4. Flip the backward outputs back along the time axis, so that step t of both
         #    directions lines up. (Without sequences there is one output: nothing to flip.)
         if self.return_sequences:
@@ -166,6 +181,65 @@ class HandmadeBidirectional(keras.layers.Layer):
             return (forward, backward, *states)
         output = self._merge(forward, backward)
         return (output, *states) if self.return_state else output
+
+    # ------------------------------------------------------------------ plumbing
+    # Small helpers that keep `call` readable: checks with clear errors, dtype casts,
+    # and the stateful API of `Bidirectional`.
+
+    def _check_sequences_shape(self, sequences_shape):
+        # The recurrent layers want (batch, time, features); say so before they fail
+        # deep inside `build` ("Shapes used to initialize variables must be fully-defined").
+        spec = self.forward_layer.input_spec
+        ndim = getattr(spec, "ndim", None) or 3
+        if len(sequences_shape) != ndim:
+            raise ValueError(
+                f"{self.__class__.__name__} expects `sequences` with {ndim} axes, (batch, time, "
+                f"features) for SimpleRNN/GRU/LSTM; got shape {tuple(sequences_shape)}. "
+                "Token ids need an Embedding layer first; one number per step needs "
+                "reshaping to (batch, time, 1), e.g. with keras.layers.Reshape((-1, 1))."
+            )
+
+    def _split_initial_state(self, initial_state):
+        """(forward states, backward states) from the list given as `initial_state`."""
+        if initial_state is None:
+            return None, None
+        initial_state = list(initial_state)
+        n_forward = len(self.forward_layer.state_size)
+        n_backward = len(self.backward_layer.state_size)
+        if len(initial_state) != n_forward + n_backward:
+            raise ValueError(
+                f"`initial_state` must hold {n_forward + n_backward} tensors: the forward "
+                f"layer's {n_forward} state(s) then the backward layer's {n_backward} (an "
+                f"{type(self.forward_layer).__name__} has {n_forward}); got "
+                f"{len(initial_state)}."
+            )
+        return initial_state[:n_forward], initial_state[n_forward:]
+
+    def _to_compute_dtype(self, *outputs):
+        # Each recurrent layer computes in its own dtype; the wrapper's dtype policy
+        # (e.g. "mixed_float16") decides the dtype of what it returns, as in Bidirectional.
+        return tuple(ops.cast(output, self.compute_dtype) for output in outputs)
+
+    @property
+    def states(self):
+        """The stateful layers' current states, forward layer's first (None if none)."""
+        if self.forward_layer.states and self.backward_layer.states:
+            return (*self.forward_layer.states, *self.backward_layer.states)
+        return None
+
+    def reset_state(self):
+        """Resets the states of both layers (the wrapper must be stateful)."""
+        if not self.stateful:
+            raise AttributeError(
+                "reset_state() needs a stateful layer: build the wrapper from a recurrent "
+                "layer created with stateful=True."
+            )
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self):
+        """Alias of `reset_state()`, as in `Bidirectional`."""
+        self.reset_state()
 
     def _merge(self, forward, backward):
         if self.merge_mode == "concat":
@@ -222,6 +296,23 @@ class HandmadeBidirectional(keras.layers.Layer):
         return cls(**config)
 
 
+def _check_is_recurrent_layer(layer, parameter):
+    """A clear error when `layer` is a string, a class or a non-recurrent layer."""
+    if isinstance(layer, type) and issubclass(layer, keras.layers.Layer):
+        problem = f"the class {layer.__name__}, not an instance"
+    elif not isinstance(layer, keras.layers.Layer):
+        problem = f"{layer!r} of type {type(layer).__name__}"
+    elif not all(hasattr(layer, a) for a in ("go_backwards", "return_sequences", "return_state")):
+        problem = f"a {type(layer).__name__} layer, which is not recurrent"
+    else:
+        return
+    raise ValueError(
+        f"`{parameter}` must be a recurrent layer instance such as "
+        f"keras.layers.SimpleRNN(16); got {problem}. Create the layer first, e.g. "
+        f"HandmadeBidirectional(keras.layers.SimpleRNN(16, return_sequences=True))."
+    )
+
+
 def _copy_layer(layer, name, **changes):
     """A fresh, unbuilt copy of `layer`: same config (with `changes`), new weights."""
     copy = layer.__class__.from_config({**layer.get_config(), **changes, "name": name})
@@ -263,3 +354,76 @@ def bidirectional_layer(model: keras.Model) -> keras.layers.Layer:
         raise ValueError(f"{model.name} has {len(found)} bidirectional layers (layers with a "
                          "forward_layer and a backward_layer); expected exactly 1.")
     return found[0]
+
+
+#: How Keras names the group of each wrapper in a `.weights.h5` file: its class name in
+#: snake case, numbered when a model holds several (`bidirectional`, `bidirectional_1`, ...).
+_WEIGHTS_GROUP = {"keras": "bidirectional", "handmade": "handmade_bidirectional"}
+
+
+def convert_weights_file(source, destination, to="handmade"):
+    """Writes a copy of the `.weights.h5` file `source` that loads into the other wrapper.
+
+    A model built with `keras.layers.Bidirectional` and the same model built with
+    `HandmadeBidirectional` hold the same weights, laid out alike in a `.weights.h5`
+    file (`forward_layer/...`, `backward_layer/...`), except for one name: Keras files
+    each layer of a model under its class name (`layers/bidirectional/...` against
+    `layers/handmade_bidirectional/...`). This renames those groups, nothing else:
+
+        convert_weights_file("keras.weights.h5", "hand.weights.h5", to="handmade")
+        hand_model.load_weights("hand.weights.h5")
+
+    Args:
+        source: a file written by `model.save_weights(...)`.
+        destination: where to write the converted copy (a new `.weights.h5` path).
+        to: `"handmade"` (from a model using `keras.layers.Bidirectional`) or `"keras"`
+            (from a model using `HandmadeBidirectional`).
+
+    Returns: the number of wrappers renamed. (With both models in memory, no file is
+    needed: `hand_model.set_weights(keras_model.get_weights())`.)
+    """
+    if to not in _WEIGHTS_GROUP:
+        raise ValueError(f"Unknown to={to!r}. Use to='handmade' or to='keras'.")
+    old_name = _WEIGHTS_GROUP["keras" if to == "handmade" else "handmade"]
+    new_name = _WEIGHTS_GROUP[to]
+    with h5py.File(source, "r") as file:
+        renames = {path: _renamed(path, old_name, new_name) for path in
+                   _wrapper_groups(file, old_name)}
+        both = [(old, new) for old, new in renames.items() if new in file]
+    if not renames:
+        wrapper = "keras.layers.Bidirectional" if to == "handmade" else "HandmadeBidirectional"
+        raise ValueError(
+            f"{source} holds no {old_name!r} group: it was not saved from a model using "
+            f"{wrapper}, which to={to!r} converts from."
+        )
+    if both:
+        raise ValueError(
+            f"{source} holds both {both[0][0]!r} and {both[0][1]!r}: the model mixes the two "
+            "wrappers. Convert files of models that use only one of them."
+        )
+
+    shutil.copyfile(source, destination)
+    with h5py.File(destination, "r+") as file:
+        for path in sorted(renames, key=lambda path: -path.count("/")):  # deepest first
+            file.move(path, renames[path])
+    return len(renames)
+
+
+def _renamed(path, old_name, new_name):
+    """`layers/bidirectional_1` -> `layers/handmade_bidirectional_1` (and back)."""
+    parent, _, name = path.rpartition("/")
+    return f"{parent}/{new_name}{name.removeprefix(old_name)}".lstrip("/")
+
+
+def _wrapper_groups(file, name):
+    """Paths of the groups called `name` (or `name_<n>`) that hold both directions."""
+    pattern = re.compile(rf"(.*/)?{name}(_\d+)?")
+    found = []
+
+    def visit(path, item):
+        if isinstance(item, h5py.Group) and pattern.fullmatch(path):
+            if {"forward_layer", "backward_layer"} <= set(item):
+                found.append(path)
+
+    file.visititems(visit)
+    return found

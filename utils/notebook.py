@@ -103,3 +103,91 @@ def setup_notebook(seed: int = 42, quiet: bool = False) -> None:
     for lib, tested in TESTED_VERSIONS.items():
         if not info[lib].startswith(tested):
             print(f"Warning: tested with {lib} {tested}, running {info[lib]}; numbers may differ.")
+
+
+# ---------------------------------------------------------------------------------------
+# Parameters checked at the door: the first cell after `parameters` calls this
+# ---------------------------------------------------------------------------------------
+
+#: The recurrent cells and merge modes the notebooks know by name.
+CELLS = ("simple_rnn", "gru", "lstm")
+MERGE_MODES = ("concat", "sum", "ave", "mul")
+
+_POSITIVE = ("epochs", "units", "embed_dim", "batch_size", "maxlen", "vocab_size",
+             "timing_epochs")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def _refuse(name, value, rule, fix):
+    raise ValueError(
+        f"{name} must be {rule}, got {value!r} (type {type(value).__name__}): {fix}."
+    )
+
+
+def _check_one(name, value):
+    """Raise a ValueError naming `name`, the value and the fix, if `value` is wrong for it."""
+    edit = "or edit the parameters cell"
+    if name == "seeds":
+        if (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple))
+                or not value or not all(_is_int(s) and s >= 0 for s in value)):
+            _refuse(name, value, "a non-empty list of non-negative integers",
+                    f"pass -p seeds '[0, 1]' with YAML list syntax, {edit}")
+    elif name in ("seed", "patience"):
+        if not (_is_int(value) and value >= 0):
+            _refuse(name, value, "a non-negative integer", f"pass e.g. -p {name} 0, {edit}")
+    elif name in _POSITIVE or name == "subset":
+        if name == "subset" and value is None:
+            return
+        if not (_is_int(value) and value >= 1):
+            also = " (or None for all reviews)" if name == "subset" else ""
+            _refuse(name, value, f"a positive integer{also}", f"pass e.g. -p {name} 1, {edit}")
+    elif name == "cell":
+        if value not in CELLS:
+            _refuse(name, value, f"one of {CELLS}", f"pass e.g. -p cell simple_rnn, {edit}")
+    elif name in ("merge_mode", "merge_modes"):
+        values = value if name == "merge_modes" and isinstance(value, (list, tuple)) else None
+        if name == "merge_mode":
+            values = [value]
+        if not values or not all(isinstance(v, str) and v in MERGE_MODES for v in values):
+            rule = f"one of {MERGE_MODES}" if name == "merge_mode" else (
+                f"a non-empty list of names from {MERGE_MODES}")
+            _refuse(name, value, rule, f"pick from {MERGE_MODES}, {edit}")
+    elif name == "learning_rate":
+        if not (_is_real(value) and np.isfinite(value) and value > 0):
+            _refuse(name, value, "a number > 0", f"pass e.g. -p learning_rate 0.001, {edit}")
+    elif name == "validation_split" or name.endswith("fraction"):
+        if not (_is_real(value) and 0 <= value < 1):
+            _refuse(name, value, "a number in [0, 1)", f"pass e.g. -p {name} 0.2, {edit}")
+    elif name == "quick":
+        if not isinstance(value, (bool, np.bool_)):
+            _refuse(name, value, "True or False", f"pass -p quick True, {edit}")
+    else:
+        known = sorted({"seeds", "seed", "patience", "subset", "cell", "merge_mode",
+                        "merge_modes", "learning_rate", "validation_split", "quick",
+                        "<name>_fraction", *_POSITIVE})
+        raise TypeError(f"check_parameters does not know {name!r}; it checks {known}.")
+
+
+def check_parameters(**values) -> None:
+    """Check a notebook's knobs by name, before any work starts.
+
+        check_parameters(seeds=seeds, epochs=epochs, units=units, subset=subset)
+
+    Each name has one rule: `seeds` a non-empty list of non-negative integers; `seed` and
+    `patience` non-negative integers; `epochs`, `units`, `embed_dim`, `batch_size`,
+    `maxlen`, `vocab_size`, `timing_epochs` positive integers, and `subset` too (or None);
+    `cell` one of `CELLS`; `merge_mode` one of `MERGE_MODES` (`merge_modes` a non-empty list
+    of them); `learning_rate` > 0; `validation_split` and any `*_fraction` in [0, 1);
+    `quick` a bool. The first wrong value raises a ValueError naming the parameter, the
+    value received and the fix; an unknown name raises a TypeError.
+    """
+    for name, value in values.items():
+        _check_one(name, value)

@@ -27,7 +27,7 @@ EXPERIMENTS = {
     "padding": ("Padding side and masking", "06_what_each_direction_sees",
                 "06_padding_grid.png", "test_accuracy"),
     "tagging": ("Where the second direction is essential: sentence boundaries",
-                "07_sentence_boundaries", "07_test_f1.png", "test_f1"),
+                "07_sentence_boundaries", "07_test_f1_by_variant.png", "test_f1"),
     "two_losses_needs_both": ("One loss or two, on a task that needs both sides",
                               "08_two_losses_or_one", "08_needs_both.png", "test_accuracy"),
     "two_losses": ("One loss or two, on IMDB", "08_two_losses_or_one", "08_test_accuracy.png",

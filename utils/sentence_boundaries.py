@@ -1,0 +1,356 @@
+"""Sentence boundaries in IMDB reviews: a token-level task for notebook 07.
+
+The punctuation that ends sentences is stripped from the reviews, and every word is tagged
+with whether it sits at a sentence boundary. Which words count is the `target`:
+
+- `"end"`: a sentence ends after this word (the cue is mostly the *next* word: "i", "the");
+- `"start"`: a sentence starts at this word (the cue is mostly the *previous* word);
+- `"edge"`: either (the word ends a sentence or starts one): the union of the two.
+
+Only boundaries *between two words* count: the first word of a review does not "start" a
+sentence and its last word does not "end" one (both are trivial: one direction would know them
+from the padding alone). Labels are computed after truncation to `maxlen` words, so a label
+never depends on a word the model cannot see.
+
+    from utils.sentence_boundaries import load_tagging
+    data = load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, target="edge")
+    data.x_train.shape, data.y_train.shape     # (4000, 120), (4000, 120): ids, 0/1 labels
+
+Splits: test reviews come from `aclImdb/test` only; training and validation reviews from
+`aclImdb/train`, split *by movie* (the `urls_*.txt` files name each review's movie), so no
+movie has reviews on both sides of the validation split.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TARGETS = ("end", "start", "edge")
+
+_BREAK = re.compile(r"<br\s*/?>")
+# A run of sentence-ending marks ("...", "?!"), except a period between two digits (7.5/10)
+# or after a common abbreviation (mr. dr. ...): those do not end a sentence.
+_ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "st", "vs", "jr", "sr", "etc")
+_SENTENCE_END = re.compile(r"[.!?]+")
+_NOT_A_WORD = re.compile(r"[^a-z0-9']+")
+
+
+def _sentence_pieces(text: str) -> list[str]:
+    """Split lower-cased `text` at runs of . ! ? (not a decimal point, not after mr. etc.)."""
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        run = match.group()
+        before = text[max(0, match.start() - 1): match.start()]
+        after = text[match.end(): match.end() + 1]
+        if run == "." and before.isdigit() and after.isdigit():
+            continue  # 7.5: a decimal point
+        words_before = _NOT_A_WORD.split(text[start: match.start()].strip())
+        if run == "." and words_before and words_before[-1] in _ABBREVIATIONS:
+            continue  # "mr. smith": not the end of a sentence
+        pieces.append(text[start: match.start()])
+        start = match.end()
+    pieces.append(text[start:])
+    return pieces
+
+
+def split_sentences(text: str) -> list[list[str]]:
+    """The sentences of a review as lists of words: lower case, `<br />` removed, runs of
+    . ! ? end a sentence, every other punctuation mark dropped (apostrophes kept), empty
+    sentences dropped."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}; decode bytes first.")
+    text = _BREAK.sub(" ", text.lower())
+    sentences = []
+    for piece in _sentence_pieces(text):
+        words = [w for w in _NOT_A_WORD.split(piece) if w.strip("'")]
+        if words:
+            sentences.append(words)
+    return sentences
+
+
+def tag_words(text: str, target: str = "end", maxlen: int | None = None):
+    """The words of a review (punctuation stripped) and one 0/1 label per word.
+
+    `target` is "end", "start" or "edge" (see the module docstring). With `maxlen`, only the
+    first `maxlen` words are kept, and the labels are those of the kept words alone.
+    Returns (words, labels) with labels an int8 array as long as words.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int)
+                               or maxlen < 1):
+        raise ValueError(f"maxlen must be a positive integer or None, got {maxlen!r}.")
+    sentences = split_sentences(text)
+    words = [w for sentence in sentences for w in sentence]
+    ends = np.zeros(len(words), np.int8)  # 1 where a sentence ends after the word
+    position = 0
+    for sentence in sentences:
+        position += len(sentence)
+        ends[position - 1] = 1
+    if maxlen is not None:
+        words, ends = words[:maxlen], ends[:maxlen]
+    if len(ends):
+        ends[-1] = 0  # the review's last (kept) word: no word follows, not a boundary
+    starts = np.zeros_like(ends)
+    starts[1:] = ends[:-1]  # a sentence starts right after one ends
+    labels = {"end": ends, "start": starts, "edge": ends | starts}[target]
+    return words, labels
+
+
+# ---------------------------------------------------------------------------------------
+# Reading and splitting the raw reviews
+# ---------------------------------------------------------------------------------------
+
+
+def review_table(folder: Path, split: str):
+    """Every labelled review file of `folder/split` with its movie, as a DataFrame
+    (columns path, sentiment, movie); the movie is the review's line of `urls_<label>.txt`."""
+    import pandas as pd
+
+    rows = []
+    for sentiment in ("neg", "pos"):
+        urls = (Path(folder) / split / f"urls_{sentiment}.txt").read_text().split()
+        for path in sorted((Path(folder) / split / sentiment).glob("*.txt")):
+            index = int(path.name.split("_")[0])
+            rows.append((str(path), sentiment, urls[index]))
+    return pd.DataFrame(rows, columns=["path", "sentiment", "movie"])
+
+
+def split_by_movie(movies, n_train: int, n_val: int, rng: np.random.Generator):
+    """Row indices (train, val): movies are shuffled and dealt whole to validation until it
+    holds at least `n_val` reviews; then `n_train` and `n_val` reviews are drawn from each side."""
+    movies = np.asarray(movies)
+    unique = rng.permutation(np.unique(movies))
+    counts = dict(zip(*np.unique(movies, return_counts=True), strict=True))
+    val_movies, total = set(), 0
+    for movie in unique:
+        if total >= n_val:
+            break
+        val_movies.add(movie)
+        total += counts[movie]
+    is_val = np.isin(movies, list(val_movies))
+    train_pool, val_pool = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    if n_train > len(train_pool):
+        raise ValueError(f"n_train={n_train} is more than the {len(train_pool)} training "
+                         "reviews left after validation; lower n_train or n_val.")
+    return (rng.choice(train_pool, n_train, replace=False),
+            rng.choice(val_pool, n_val, replace=False))
+
+
+@dataclass
+class TaggingData:
+    """Padded word ids (0 = padding) and per-word 0/1 labels for train, val and test, with
+    the words of every test review (for plots) and the vocabulary (index 0 padding, 1 [UNK])."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_words: list
+    test_ends: np.ndarray  # the test words after which a sentence ends ("end" labels)
+    vocabulary: list
+    params: dict = field(default_factory=dict)
+
+    def summary(self):
+        """One row per split: reviews, real words, boundary words and their share."""
+        import pandas as pd
+
+        rows = []
+        for name in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+            words = int((x > 0).sum())
+            rows.append({"split": name, "reviews": len(x), "words": words,
+                         "boundary words": int(y.sum()), "share": y.sum() / words})
+        return pd.DataFrame(rows).set_index("split")
+
+
+def _check_counts(**counts):
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def encode(tagged, vocabulary: list, maxlen: int):
+    """Word ids and labels, post-padded to `maxlen` (0 = padding, 1 = [UNK])."""
+    index = {word: i for i, word in enumerate(vocabulary)}
+    x = np.zeros((len(tagged), maxlen), np.int32)
+    y = np.zeros((len(tagged), maxlen), np.int8)
+    for row, (words, labels) in enumerate(tagged):
+        x[row, : len(words)] = [index.get(w, 1) for w in words]
+        y[row, : len(words)] = labels
+    return x, y
+
+
+def load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, vocab_size=10_000,
+                 target="end", seed=0, data_dir=None, verbose=True) -> TaggingData:
+    """The tagging task's data: `n_train`/`n_val` reviews from aclImdb/train (split by movie),
+    `n_test` from aclImdb/test, each cut to its first `maxlen` words and tagged (`tag_words`).
+    The vocabulary (`TextVectorization`, `vocab_size` entries) is adapted on training words only."""
+    import keras
+
+    from .data import ensure_imdb
+
+    _check_counts(n_train=n_train, n_val=n_val, n_test=n_test, maxlen=maxlen,
+                  vocab_size=vocab_size)
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
+    folder = ensure_imdb(data_dir)
+    rng = np.random.default_rng(seed)
+    train_table, test_table = review_table(folder, "train"), review_table(folder, "test")
+    train_rows, val_rows = split_by_movie(train_table["movie"], n_train, n_val, rng)
+    test_rows = rng.choice(len(test_table), min(n_test, len(test_table)), replace=False)
+
+    def tagged(table, rows):
+        return [tag_words(Path(table["path"][i]).read_text(encoding="utf-8"), target, maxlen)
+                for i in rows]
+
+    parts = {"train": tagged(train_table, train_rows), "val": tagged(train_table, val_rows),
+             "test": tagged(test_table, test_rows)}
+    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, standardize=None,
+                                                split="whitespace")
+    vectorizer.adapt([" ".join(words) for words, _ in parts["train"]], batch_size=512)
+    vocabulary = list(vectorizer.get_vocabulary())
+    arrays = {name: encode(part, vocabulary, maxlen) for name, part in parts.items()}
+    test_words = [words for words, _ in parts["test"]]
+    ends = [tag_words(Path(test_table["path"][i]).read_text(encoding="utf-8"), "end", maxlen)
+            for i in test_rows]
+    data = TaggingData(*arrays["train"], *arrays["val"], *arrays["test"], test_words=test_words,
+                       test_ends=encode(ends, vocabulary, maxlen)[1], vocabulary=vocabulary,
+                       params=dict(n_train=n_train, n_val=n_val, n_test=n_test, maxlen=maxlen,
+                                   vocab_size=vocab_size, target=target, seed=seed))
+    if verbose:
+        print(f"{n_train:,} train / {n_val:,} validation reviews (split by movie), "
+              f"{len(test_rows):,} test reviews; target {target!r}, maxlen {maxlen}, "
+              f"vocabulary {len(vocabulary):,}")
+    return data
+
+
+# ---------------------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------------------
+
+
+def f1_score(labels, probabilities, mask, threshold=0.5) -> float:
+    """F1 of class 1 over the real words (`mask` true): 2 TP / (2 TP + FP + FN)."""
+    labels = np.asarray(labels)[np.asarray(mask, bool)].astype(bool)
+    predicted = np.asarray(probabilities)[np.asarray(mask, bool)] >= threshold
+    tp = np.sum(labels & predicted)
+    denominator = 2 * tp + np.sum(~labels & predicted) + np.sum(labels & ~predicted)
+    return float(2 * tp / denominator) if denominator else 0.0
+
+
+def accuracy(labels, probabilities, mask, threshold=0.5) -> float:
+    """Share of the real words whose 0/1 prediction is right."""
+    mask = np.asarray(mask, bool)
+    predicted = np.asarray(probabilities)[mask] >= threshold
+    return float(np.mean(predicted == np.asarray(labels)[mask].astype(bool)))
+
+
+def best_threshold(labels, probabilities, mask, grid=None) -> tuple[float, float]:
+    """The threshold of `grid` (default 0.05, 0.10, ..., 0.95) with the highest F1, and that F1."""
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2) if grid is None else grid
+    scores = [f1_score(labels, probabilities, mask, t) for t in grid]
+    best = int(np.argmax(scores))
+    return float(grid[best]), float(scores[best])
+
+
+def fit_and_score(model, data: TaggingData, epochs: int, batch_size: int = 64,
+                  learning_rate: float = 1e-3):
+    """Train `model` (Adam, gradients clipped to norm 1, binary cross-entropy on the real
+    words only: padding has sample weight 0), choose its threshold on validation (the F1-best
+    of `best_threshold`), then predict the test reviews once.
+
+    Returns (row, test probabilities): row holds val_f1, threshold, test_f1, test_accuracy
+    (at that threshold), params and seconds (training time)."""
+    import time
+
+    import keras
+
+    from .notebook import quiet_retracing
+
+    model.compile(keras.optimizers.Adam(learning_rate, clipnorm=1.0), "binary_crossentropy")
+    start = time.perf_counter()
+    model.fit(data.x_train, data.y_train[..., None].astype("float32"),
+              sample_weight=(data.x_train > 0).astype("float32"), epochs=epochs,
+              batch_size=batch_size, verbose=0)
+    seconds = time.perf_counter() - start
+    with quiet_retracing():
+        p_val = model.predict(data.x_val, batch_size=512, verbose=0)[..., 0]
+        threshold, val_f1 = best_threshold(data.y_val, p_val, data.x_val > 0)
+        p_test = model.predict(data.x_test, batch_size=512, verbose=0)[..., 0]
+    mask = data.x_test > 0
+    row = dict(val_f1=val_f1, threshold=threshold,
+               test_f1=f1_score(data.y_test, p_test, mask, threshold),
+               test_accuracy=accuracy(data.y_test, p_test, mask, threshold),
+               params=model.count_params(), seconds=round(seconds, 1))
+    return row, p_test
+
+
+def recall_by_kind(data: TaggingData, probabilities, threshold) -> dict:
+    """Share of the test sentence ends (last words) and of the sentence starts (first words)
+    that a model tags as boundaries: which side of a boundary it finds."""
+    ends = data.test_ends.astype(bool)
+    starts = np.zeros_like(ends)
+    starts[:, 1:] = ends[:, :-1]
+    tagged = np.asarray(probabilities) >= threshold
+    return {"ends found": float(tagged[ends].mean()), "starts found": float(tagged[starts].mean())}
+
+
+def gap_table(results, one_direction=("forward only", "backward only")):
+    """Per seed: the best bidirectional and the best one-direction test F1 (best = highest
+    mean over seeds) and their difference, `gap`."""
+    means = results.groupby("variant")["test_f1"].mean()
+    one = means[means.index.isin(one_direction)].idxmax()
+    both = means[~means.index.isin(one_direction)].idxmax()
+    table = results.pivot(index="seed", columns="variant", values="test_f1")[[both, one]]
+    table["gap"] = table[both] - table[one]
+    return table, both, one
+
+
+# ---------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------
+
+
+def plot_review(words, labels, probabilities: dict, threshold: dict | None = None, title=""):
+    """Each model's probability of a boundary at every word of one review, the true boundary
+    words shaded; `probabilities` maps a model's name to its per-word values."""
+    import matplotlib.pyplot as plt
+
+    n = len(words)
+    fig, axes = plt.subplots(len(probabilities), 1, figsize=(max(8, 0.22 * n), 1.6 * len(
+        probabilities) + 1.2), sharex=True, squeeze=False)
+    for ax, (name, p) in zip(axes[:, 0], probabilities.items(), strict=True):
+        for t in np.flatnonzero(labels):
+            ax.axvspan(t - 0.5, t + 0.5, color="tab:green", alpha=0.25, lw=0)
+        ax.bar(np.arange(n), p[:n], color="tab:blue", width=0.7)
+        if threshold and name in threshold:
+            ax.axhline(threshold[name], color="black", lw=0.8, ls="--")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+    axes[-1, 0].set_xticks(np.arange(n), words, rotation=90, fontsize=8)
+    axes[-1, 0].set_xlim(-0.5, n - 0.5)
+    axes[0, 0].set_title(title or "P(boundary) per word; true boundary words shaded green")
+    fig.tight_layout()
+    return fig
+
+
+def plot_f1(results, order=None):
+    """Test F1 of every variant, one dot per seed, the mean as a bar."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = order or list(results.groupby("variant")["test_f1"].mean().sort_values().index)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    sns.barplot(results, x="variant", y="test_f1", order=order, errorbar=None, alpha=0.5, ax=ax)
+    sns.stripplot(results, x="variant", y="test_f1", order=order, color="black", ax=ax)
+    ax.set_ylabel("test F1 (boundary words)")
+    ax.set_xlabel("")
+    fig.tight_layout()
+    return fig
