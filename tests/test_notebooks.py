@@ -74,3 +74,22 @@ def test_papermill_sees_every_parameter():
         assigned = {t.id for node in tree.body if isinstance(node, ast.Assign)
                     for t in node.targets if isinstance(t, ast.Name)}
         assert assigned == set(pm.inspect_notebook(str(notebook))), notebook.name
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("parameters", [{"epochs": 0}, {"seeds": []}, {"seeds": "[0]"}],
+                         ids=["epochs 0", "no seeds", "seeds as a string"])
+def test_a_wrong_knob_stops_the_notebook_at_its_setup_cell(parameters, tmp_path, monkeypatch):
+    """The cases of the reliability issue, through papermill as a user would pass them: the
+    notebook stops in its setup cell (before any data is read), and the message names the
+    parameter and the fix."""
+    monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "results"))
+    notebook = ROOT / "notebooks" / "05_merge_modes_on_imdb.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as error:
+        pm.execute_notebook(str(notebook), str(tmp_path / notebook.name),
+                            parameters={"quick": True, **parameters}, cwd=str(notebook.parent),
+                            kernel_name="python3", progress_bar=False, execution_timeout=120)
+    name = next(iter(parameters))
+    assert error.value.ename == "ValueError" and error.value.evalue.startswith(name)
+    assert "check_parameters" in "".join(error.value.traceback)
+    assert error.value.exec_count == 3  # parameters, papermill's injected cell, then setup

@@ -97,3 +97,12 @@ def test_other_metrics_and_the_fused_timing(results):
     assert "| forward only | 2 | 0.450 ± 0.071 | 0.810 ± 0.014 |" in text
     assert "| wall clock | 2.00 | 4.00 | 2.000 |" in text
     assert "seconds per epoch (median)" in text
+
+
+def test_the_machine_is_stated_next_to_the_results(results):
+    pd.DataFrame([{"cpu": "Some CPU @ 2.0GHz", "cores": 2, "python": "3.11.7",
+                   "tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6"}]).to_csv(
+        results / "machine.csv", index=False)
+    text = results_section(results)
+    assert "Machine: Some CPU @ 2.0GHz, 2 cores; Python 3.11.7, TensorFlow 2.21.0" in text
+    assert text.index("Machine:") < text.index("| concat |")

@@ -16,15 +16,22 @@ from utils.two_losses import (
     FORWARD,
     FROZEN,
     ONE_LOSS,
+    TWO_EMBEDDINGS,
     TWO_LOSSES,
     VARIANTS,
+    calibration_table,
     combine_at_test_time,
     error_signals,
+    evaluate_once,
+    expected_calibration_error,
     forward_gradient_one_loss,
     forward_gradient_two_losses,
     frozen_with_new_head,
     joint_states,
+    linear_probe,
     logits,
+    neighbour_xor_data,
+    neighbours,
     new_head,
     nudged,
     plot_accuracies,
@@ -32,6 +39,7 @@ from utils.two_losses import (
     run_two_losses,
     signals_long,
     starved,
+    sub_model,
     summarize,
     t_quantile_975,
     verdicts,
@@ -77,7 +85,7 @@ def grid(tiny, tmp_path_factory):
     original = experiments.RESULTS_DIR
     experiments.RESULTS_DIR = folder
     try:
-        results, models = run_two_losses(tiny, seeds=[0], epochs=1, batch_size=32,
+        results, models = run_two_losses(tiny, seeds=[0], epochs=2, batch_size=32,
                                           units=3, embed_dim=4, name="tiny_two_losses",
                                           progress=False)
     finally:
@@ -146,10 +154,20 @@ def test_run_two_losses_rows_models_and_files(grid):
             by.loc[(FORWARD, seed), "epochs_run"] + by.loc[(BACKWARD, seed), "epochs_run"])
         assert by.loc[(TWO_LOSSES, seed), "history"] == []
         assert by.loc[(FROZEN, seed), "params"] == by.loc[(TWO_LOSSES, seed), "params"] - 1
+        # (a') is the plan's test-time model, weight for weight, trained with one loss.
+        assert by.loc[(TWO_EMBEDDINGS, seed), "params"] == by.loc[(FROZEN, seed), "params"]
+        shapes = [[w.shape for w in models[seed][k].weights]
+                  for k in ("two_embeddings", "combined")]
+        assert shapes[0] == shapes[1]
         encoders = [layer for layer in models[seed]["frozen"].layers
                     if isinstance(layer, keras.Model)]
         assert len(encoders) == 2  # (c) reads (b)'s own two RNNs
-        assert set(models[seed]) == {"one_loss", "forward", "backward", "combined", "frozen"}
+        assert set(models[seed]) == {"one_loss", "two_embeddings", "forward", "backward",
+                                     "combined", "frozen"}
+    # The same number of passes for every trained network: early stopping never cuts one.
+    trained = results[results.variant != TWO_LOSSES]
+    assert (trained.epochs_run == 2).all()
+    assert by.loc[(TWO_LOSSES, 0), "epochs_run"] == 4
     assert (folder / "tiny_two_losses.csv").exists()
     assert (folder / "tiny_two_losses_history.csv").exists()
 
@@ -238,3 +256,69 @@ def test_summaries_and_verdicts():
     assert "larger than its spread" in read[TWO_LOSSES]
     assert read[FROZEN].startswith("the sign changes")
     plt.close(plot_accuracies(results))
+
+
+def test_expected_calibration_error():
+    y = np.array([1, 0, 1, 0])
+    assert expected_calibration_error([1.0, 0.0, 1.0, 0.0], y) == 0.0  # sure and right
+    assert expected_calibration_error([0.0, 1.0, 0.0, 1.0], y) == pytest.approx(1.0)
+    # One bin of confidence 0.8 with accuracy 0.5: the gap is 0.3.
+    assert expected_calibration_error([0.8, 0.8, 0.2, 0.2], np.array([1, 0, 0, 1])) == \
+        pytest.approx(0.3)
+    with pytest.raises(ValueError, match="same length"):
+        expected_calibration_error([0.5], [1, 0])
+    with pytest.raises(ValueError, match="bins"):
+        expected_calibration_error([0.5], [1], bins=0)
+
+
+def test_calibration_table_reads_the_models_it_is_given(tiny, grid):
+    _, models, _ = grid
+    table = calibration_table(models, {ONE_LOSS: "one_loss", TWO_LOSSES: "combined"},
+                              tiny.x_val, tiny.y_val)
+    assert list(table.variant) == [ONE_LOSS, TWO_LOSSES]
+    p = models[0]["combined"].predict(tiny.x_val, verbose=0)[:, 0]
+    row = table.set_index("variant").loc[TWO_LOSSES]
+    assert row["accuracy"] == pytest.approx(np.mean((p > 0.5) == tiny.y_val))
+    assert row["ECE"] == pytest.approx(expected_calibration_error(p, tiny.y_val))
+    assert row["share p < 0.05 or p > 0.95"] == pytest.approx(np.mean(np.abs(p - 0.5) > 0.45))
+
+
+def test_neighbour_xor_data_needs_both_sides():
+    bits = neighbour_xor_data(length=6, n_train=400, n_val=3, n_test=5, seed=1)
+    assert bits.x_train.shape == (400, 8, 1) and bits.y_train.shape == (400, 6, 1)
+    assert bits.x_test.shape == (5, 8, 1) and bits.length == 6
+    left, right = neighbours(bits.x_train)
+    y = bits.y_train[..., 0]
+    np.testing.assert_array_equal(y, np.logical_xor(left, right))
+    np.testing.assert_array_equal(left, bits.x_train[:, :-2, 0])
+    np.testing.assert_array_equal(right, bits.x_train[:, 2:, 0])
+    # One neighbour alone says nothing: the label is a coin flip given either bit.
+    for side in (left, right):
+        for value in (0, 1):
+            assert abs(y[side == value].mean() - 0.5) < 0.05
+    with pytest.raises(ValueError, match="length must be a positive integer"):
+        neighbour_xor_data(length=0)
+
+
+def test_sub_model_linear_probe_and_evaluate_once():
+    keras.utils.set_random_seed(0)
+    x = keras.Input((5, 1))
+    inner = keras.layers.Cropping1D((1, 1))(x)  # the 3 labelled steps of length-3 data
+    hidden = keras.layers.Dense(3, activation="relu", name="hidden")(inner)
+    z = keras.layers.Dense(1, name="logit")(hidden)
+    model = keras.Model(x, keras.layers.Activation("sigmoid", name="probability")(z))
+    bits = neighbour_xor_data(length=3, n_train=8, n_val=4, n_test=6)
+    logit = sub_model(model, "probability").predict(bits.x_test, verbose=0)
+    np.testing.assert_allclose(sigmoid(logit), model.predict(bits.x_test, verbose=0),
+                               rtol=1e-5)
+    frozen = sub_model(model, "logit", trainable=False)
+    assert not model.get_layer("hidden").trainable and frozen.output.shape[-1] == 3
+    p = model.predict(bits.x_test, verbose=0)
+    assert evaluate_once(model, bits) == pytest.approx(np.mean((p > 0.5) == bits.y_test))
+    # A probe reads a bit stored linearly in the states, and cannot read one that is not.
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 2, 400)
+    states = np.c_[target + 0.1 * rng.standard_normal(400), rng.standard_normal(400)]
+    assert linear_probe(states[:300], target[:300], states[300:], target[300:]) == 1.0
+    noise = rng.standard_normal((400, 2))
+    assert linear_probe(noise[:300], target[:300], noise[300:], target[300:]) < 0.7

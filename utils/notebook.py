@@ -60,6 +60,26 @@ def versions() -> dict:
     }
 
 
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), or what `platform` knows."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown processor"
+
+
+def machine() -> dict:
+    """What a timing or a result depends on besides the code and the seed: the processor, the
+    number of cores and the library versions. The same seed can give other numbers on
+    another processor or with other versions (other floating-point kernels, other rounding,
+    and a training run amplifies such differences), so the notebooks print this next to
+    their numbers and `make run` records it in `results/machine.csv`."""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), **versions()}
+
+
 def set_seed(seed: int) -> None:
     """Fix Python's, NumPy's and TensorFlow's random generators, and make ops deterministic.
 
@@ -99,7 +119,8 @@ def setup_notebook(seed: int = 42, quiet: bool = False) -> None:
     info = versions()
     if not quiet:
         print("  ".join(f"{name} {version}" for name, version in info.items()))
-        print(f"seed {seed}, deterministic ops on")
+        print(f"{cpu_model()}, {os.cpu_count()} cores; seed {seed}, deterministic ops on "
+              "(the same seed gives the same numbers on the same machine and versions)")
     for lib, tested in TESTED_VERSIONS.items():
         if not info[lib].startswith(tested):
             print(f"Warning: tested with {lib} {tested}, running {info[lib]}; numbers may differ.")

@@ -99,6 +99,16 @@ def results_section(folder: Path | None = None) -> str:
     """The Markdown of the results section, from the files in `folder` (default results/)."""
     folder = Path(folder) if folder is not None else RESULTS_DIR
     parts = [BEGIN, "", "## Results of the last full run", ""]
+    machine_file = folder / "machine.csv"
+    if machine_file.exists():
+        m = pd.read_csv(machine_file).iloc[0]
+        parts += [
+            f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, TensorFlow "
+            f"{m['tensorflow']}, Keras {m['keras']}, NumPy {m['numpy']} (`results/machine.csv`). "
+            "The seeds fix every number on the same machine and versions; another processor "
+            "or other versions round differently, a training run amplifies that, and the "
+            "numbers below then move by about the spread between seeds (the notebooks' "
+            "verdicts are read against that spread).", ""]
     times_file = folder / "run_times.csv"
     if times_file.exists():
         times = pd.read_csv(times_file)

@@ -5,7 +5,8 @@
 
 Each notebook runs top to bottom in a fresh kernel (papermill), its outputs are written
 into it, and its wall time is recorded in `results/run_times.csv`, from which the README's
-results section reports the time of a full run.
+results section reports the time of a full run; the machine (processor, cores, versions) goes
+to `results/machine.csv`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
         if not notebooks:
             raise SystemExit(f"No notebook in notebooks/ starts with {' or '.join(prefixes)}.")
+    from .notebook import machine  # (imports TensorFlow: only when notebooks are run)
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([machine()]).to_csv(RESULTS_DIR / "machine.csv", index=False)
     times_file = RESULTS_DIR / "run_times.csv"
     times = pd.read_csv(times_file, index_col="notebook") if times_file.exists() else None
     for notebook in notebooks:

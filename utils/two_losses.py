@@ -53,9 +53,12 @@ from .reference import loss as binary_cross_entropy
 #: The names of the three setups (the `variant` column), in the order they are shown.
 ONE_LOSS, TWO_LOSSES, FROZEN = "one loss (a)", "two losses (b)", "frozen + new head (c)"
 SETUPS = (ONE_LOSS, TWO_LOSSES, FROZEN)
+#: The plan's exact test-time architecture (two embeddings, two RNNs, the two heads' logits
+#: summed), trained as one model with one loss: the control that isolates the training.
+TWO_EMBEDDINGS = "two embeddings, one loss (a')"
 #: The two halves of (b), each evaluated on its own, for reference.
 FORWARD, BACKWARD = "forward alone", "backward alone"
-VARIANTS = (*SETUPS, FORWARD, BACKWARD)
+VARIANTS = (ONE_LOSS, TWO_EMBEDDINGS, TWO_LOSSES, FROZEN, FORWARD, BACKWARD)
 
 
 # ---------------------------------------------------------------------------------------
@@ -114,6 +117,18 @@ def frozen_with_new_head(forward: keras.Sequential, backward: keras.Sequential):
     return build
 
 
+def two_embeddings_one_loss(**sizes) -> keras.Model:
+    """The plan's test-time model, `combine_at_test_time`'s architecture, built fresh and
+    meant to be trained as a whole with one loss: a forward and a backward
+    `sentiment_model`, each with its own embedding and RNN, their final states side by side
+    into one `Dense(1, sigmoid)` head. `[h_f; h_b] [w_f; w_b] + b = (h_f w_f + b_f) +
+    (h_b w_b + b_b)` with `b = b_f + b_b`: the two heads' logits summed, as in the plan, but
+    one loss trains everything. `sizes` go to `sentiment_model`."""
+    head = keras.layers.Dense(1, activation="sigmoid", name="head")
+    return _joined(sentiment_model("forward", **sizes), sentiment_model("backward", **sizes),
+                   head, name="two_embeddings_one_loss")
+
+
 def new_head(width: int) -> keras.Model:
     """Setup (c)'s trainable part alone: `Dense(1, sigmoid)` on `width` numbers (the final
     states of the two frozen RNNs, side by side)."""
@@ -151,8 +166,9 @@ def logits(model: keras.Sequential, x, batch_size: int = 512) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def _train_and_keep(build, data, seed, budget, callbacks):
-    """`train_one`, also returning the trained model (train_one builds it inside)."""
+def train_and_keep(build, data, seed, budget, callbacks=()):
+    """`train_one(build, data, seed, callbacks=callbacks, **budget)`, also returning the
+    trained model (train_one builds it inside)."""
     built = []
 
     def keep():
@@ -183,18 +199,22 @@ def run_two_losses(
     vocab_size: int | None = None,
     maxlen: int | None = None,
     learning_rate: float = 1e-3,
-    patience: int = 1,
+    patience: int | None = None,
     name: str | None = None,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, dict]:
-    """Train setups (a), (b) and (c) once per seed; return the results and the trained models.
+    """Train setups (a), (a'), (b) and (c) once per seed; return the results and the models.
 
     Every training run goes through `utils.experiments.train_one`, so all of them share the
-    data, Adam with `learning_rate`, `batch_size`, at most `epochs` epochs with early stopping
-    on the validation loss (`patience`; the best epoch's weights are kept) and `set_seed(seed)`
-    before the model is built. Per seed:
+    data, Adam with `learning_rate`, `batch_size` and `set_seed(seed)` before the model is
+    built. The same number of passes for every setup: each network is trained for exactly
+    `epochs` epochs, so every weight of every setup is updated on `epochs` passes over the
+    training reviews (`patience=None`, the default, sets patience to `epochs`, so early
+    stopping never cuts a run short; the weights of the epoch with the lowest validation
+    loss are kept). Per seed:
 
-    1. (a) is trained.
+    1. (a) is trained, then (a') (`two_embeddings_one_loss`: the plan's architecture, one
+       loss).
     2. The forward and the backward model of (b) are trained, each on its own loss and with
        the same budget as (a). Both start from the same seed, so from the same initial
        values; they differ because they read the reviews in opposite orders.
@@ -214,26 +234,28 @@ def run_two_losses(
             the sum of both halves' (one epoch of the plan), `best_epoch` is empty and
             `history` is `[]`. The row of (c) counts all its weights, frozen ones included,
             and its `seconds_per_epoch` are those of the head's training alone.
-        models: `models[seed]` is a dict with keys "one_loss", "forward", "backward",
-            "combined" and "frozen", the trained Keras models.
+        models: `models[seed]` is a dict with keys "one_loss", "two_embeddings", "forward",
+            "backward", "combined" and "frozen", the trained Keras models.
     """
     vocab_size = vocab_size or getattr(data, "vocab_size", None) or int(data.x_train.max()) + 1
     maxlen = maxlen or data.x_train.shape[1]
     sizes = dict(units=units, embed_dim=embed_dim, vocab_size=vocab_size, maxlen=maxlen)
     budget = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                  patience=patience)
+                  patience=epochs if patience is None else patience)
     rows, models = [], {}
-    with tqdm(total=4 * len(seeds), desc="training", unit="run", disable=not progress) as bar:
+    with tqdm(total=5 * len(seeds), desc="training", unit="run", disable=not progress) as bar:
 
         def train(build, on, seed, label):
             callbacks = [TqdmEpochs(bar, f"{label} seed {seed}")] if progress else []
-            row, model = _train_and_keep(build, on, seed, budget, callbacks)
+            row, model = train_and_keep(build, on, seed, budget, callbacks)
             bar.update()
             return row, model
 
         for seed in seeds:
             row_a, one_loss = train(lambda: sentiment_model("both", "concat", **sizes), data,
                                     seed, "(a)")
+            row_two_emb, two_emb = train(lambda: two_embeddings_one_loss(**sizes), data, seed,
+                                         "(a')")
             row_f, forward = train(lambda: sentiment_model("forward", **sizes), data, seed,
                                    "forward")
             row_b, backward = train(lambda: sentiment_model("backward", **sizes), data, seed,
@@ -260,11 +282,12 @@ def run_two_losses(
             row_c, head = train(lambda: new_head(2 * units), states, seed, "(c)")
             frozen = with_trained_head(forward, backward, head.get_layer("head").get_weights())
             row_c["params"] = int(frozen.count_params())
-            for variant, row in ((ONE_LOSS, row_a), (TWO_LOSSES, row_two), (FROZEN, row_c),
-                                 (FORWARD, row_f), (BACKWARD, row_b)):
+            for variant, row in ((ONE_LOSS, row_a), (TWO_EMBEDDINGS, row_two_emb),
+                                 (TWO_LOSSES, row_two), (FROZEN, row_c), (FORWARD, row_f),
+                                 (BACKWARD, row_b)):
                 rows.append({"variant": variant, **row})
-            models[seed] = dict(one_loss=one_loss, forward=forward, backward=backward,
-                                combined=combined, frozen=frozen)
+            models[seed] = dict(one_loss=one_loss, two_embeddings=two_emb, forward=forward,
+                                backward=backward, combined=combined, frozen=frozen)
     results = pd.DataFrame(rows, columns=COLUMNS)
     if name is not None:
         save_results(results, name)
@@ -490,3 +513,140 @@ def nudged(layers, scale: float = 0.1, seed: int = 0):
         for layer, weights in zip(layers, saved, strict=True):
             layer.set_weights(weights)
 
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Calibration: are the probabilities trustworthy, not only on the right side of 0.5?
+# ---------------------------------------------------------------------------------------
+
+
+def expected_calibration_error(p, y, bins: int = 10) -> float:
+    """Expected calibration error (Naeini, Cooper & Hauskrecht, 2015): the predictions are
+    cut into `bins` equal-width bins of confidence `max(p, 1 - p)`; in each bin, the gap
+    between the mean confidence and the accuracy, weighted by the bin's share of examples.
+    0 for perfectly calibrated probabilities."""
+    p = np.asarray(p, dtype="float64").reshape(-1)
+    y = np.asarray(y).reshape(-1)
+    if len(p) != len(y) or len(p) == 0:
+        raise ValueError(f"p and y must be non-empty and of the same length, got {len(p)} "
+                         f"and {len(y)}: pass one probability per label.")
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}: pass e.g. bins=10.")
+    confidence = np.maximum(p, 1 - p)
+    correct = (p > 0.5) == (y > 0.5)
+    which = np.minimum(((confidence - 0.5) * 2 * bins).astype(int), bins - 1)
+    gaps = [abs(confidence[which == k].mean() - correct[which == k].mean())
+            * np.mean(which == k) for k in range(bins) if np.any(which == k)]
+    return float(np.sum(gaps))
+
+
+def calibration_table(models: dict, keys: dict, x, y, batch_size: int = 512) -> pd.DataFrame:
+    """Per seed and variant, on the reviews `x` (use the validation set: the test set is
+    read once per model, by `run_two_losses`): accuracy, binary cross-entropy, expected
+    calibration error and the share of very confident predictions (p < 0.05 or p > 0.95).
+
+    `models` is `run_two_losses`'s second result; `keys` maps a variant name to a key of
+    `models[seed]`, e.g. `{ONE_LOSS: "one_loss", TWO_LOSSES: "combined"}`.
+    """
+    y = np.asarray(y).reshape(-1)
+    rows = []
+    with quiet_retracing():
+        for seed, kept in models.items():
+            for variant, key in keys.items():
+                p = kept[key].predict(x, batch_size=batch_size, verbose=0).reshape(-1)
+                rows.append({
+                    "seed": seed, "variant": variant,
+                    "accuracy": float(np.mean((p > 0.5) == y)),
+                    "loss": binary_cross_entropy(np.clip(p.astype("float64"), 1e-7, 1 - 1e-7),
+                                                 y.astype("float64")),
+                    "ECE": expected_calibration_error(p, y),
+                    "share p < 0.05 or p > 0.95": float(np.mean(np.abs(p - 0.5) > 0.45)),
+                })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# 6. A task that needs both sides together: each step's label is the XOR of its neighbours
+# ---------------------------------------------------------------------------------------
+
+
+def neighbour_xor_data(length: int = 30, n_train: int = 2000, n_val: int = 500,
+                       n_test: int = 1000, seed: int = 0) -> SimpleNamespace:
+    """Random bit sequences whose label at each step needs both sides together.
+
+    Each sequence has `length + 2` random bits `x_0 ... x_{T+1}` (T = `length`), shape
+    `(n, T + 2, 1)`. The labels are for the T inner steps: `y_t = x_{t-1} XOR x_{t+1}`, shape
+    `(n, T, 1)`. The forward direction at step t has read `x_0 ... x_t`: it knows the left
+    neighbour but not the right one, and the label is independent of everything it has read
+    (`x_{t+1}` is a fair coin). The backward direction at step t, likewise, knows only the right
+    neighbour. A model must crop the first and last step of its per-step outputs (e.g.
+    `keras.layers.Cropping1D((1, 1))`) to line them up with the labels.
+
+    Returns an object with x_/y_ train, val and test arrays (float32), and `length`.
+    """
+    for name, value in (("length", length), ("n_train", n_train), ("n_val", n_val),
+                        ("n_test", n_test)):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}: pass e.g. "
+                             f"{name}=30.")
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        x = rng.integers(0, 2, size=(n, length + 2)).astype("float32")
+        y = np.logical_xor(x[:, :-2], x[:, 2:]).astype("float32")
+        return x[..., None], y[..., None]
+
+    (xt, yt), (xv, yv), (xs, ys) = split(n_train), split(n_val), split(n_test)
+    return SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys,
+                           length=length)
+
+
+def neighbours(x) -> tuple[np.ndarray, np.ndarray]:
+    """For `neighbour_xor_data` inputs: the left and the right neighbour bit of every inner
+    step, each of shape `(n, T)` (so that `left XOR right` is the label)."""
+    bits = np.asarray(x)[..., 0]
+    return bits[:, :-2], bits[:, 2:]
+
+
+def sub_model(model: keras.Model, layer: str, trainable: bool = True) -> keras.Model:
+    """The part of the functional `model` from its input to the *input* of its layer named
+    `layer` (e.g. `"logit"`'s input is the hidden layer; use it to read states or logits).
+    Shares `model`'s layers; `trainable=False` freezes them (in `model` too; the default
+    leaves them as they are)."""
+    part = keras.Model(model.inputs, model.get_layer(layer).input, name=f"{model.name}_{layer}")
+    if not trainable:
+        part.trainable = False
+    return part
+
+
+def evaluate_once(model: keras.Model, data, batch_size: int = 512) -> float:
+    """Accuracy of `model` on `data.x_test` (one pass; call it once per model)."""
+    with quiet_retracing():
+        p = model.predict(data.x_test, batch_size=batch_size, verbose=0)
+    return float(np.mean((p > 0.5) == (np.asarray(data.y_test) > 0.5)))
+
+
+def linear_probe(states_train, target_train, states_val, target_val) -> float:
+    """How well a *linear* read-out recovers `target` (0/1) from `states`: least squares
+    with a bias on the training states, thresholded at 0.5, accuracy on the validation
+    states. `states_*` have shape `(..., units)`, `target_*` the same leading shape."""
+    def design(states):
+        states = np.asarray(states, dtype="float64")
+        flat = states.reshape(-1, states.shape[-1])
+        return np.c_[flat, np.ones(len(flat))]
+
+    w = np.linalg.lstsq(design(states_train), np.asarray(target_train).reshape(-1),
+                        rcond=None)[0]
+    return float(np.mean((design(states_val) @ w > 0.5) == (np.asarray(target_val).reshape(-1)
+                                                            > 0.5)))
+
+
+def plot_needs_both(results: pd.DataFrame, order: Sequence[str]):
+    """Test accuracy per variant on the needs-both task, one dot per seed, chance at 0.5."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    sns.stripplot(data=results, y="variant", x="test_accuracy", hue="seed", order=order,
+                  ax=ax, palette="colorblind", size=8, jitter=0.15)
+    ax.axvline(0.5, color="grey", ls="--", lw=1, label="chance")
+    ax.set(xlim=(0.4, 1.02), ylabel="", xlabel="test accuracy (per step)")
+    ax.legend(title="seed", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    return fig
