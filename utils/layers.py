@@ -33,6 +33,21 @@ from keras import ops
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
 
+def merge_directions(forward, backward, merge_mode):
+    """Merge the two directions' outputs (same shapes) as `merge_mode` says: `"concat"` puts
+    them side by side on the last axis, `"sum"` adds them, `"ave"` averages them and `"mul"`
+    multiplies them element by element."""
+    if merge_mode == "concat":
+        return ops.concatenate([forward, backward], axis=-1)
+    if merge_mode == "sum":
+        return forward + backward
+    if merge_mode == "ave":
+        return (forward + backward) / 2
+    if merge_mode == "mul":
+        return forward * backward
+    raise ValueError(f"merge_mode must be 'concat', 'sum', 'ave' or 'mul', got {merge_mode!r}.")
+
+
 @keras.saving.register_keras_serializable(package="birnn")
 class HandmadeBidirectional(keras.layers.Layer):
     """Runs a recurrent layer forwards and a copy of it backwards, then merges the two.
@@ -242,13 +257,7 @@ class HandmadeBidirectional(keras.layers.Layer):
         self.reset_state()
 
     def _merge(self, forward, backward):
-        if self.merge_mode == "concat":
-            return ops.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "ave":
-            return (forward + backward) / 2
-        return forward * backward  # "mul"
+        return merge_directions(forward, backward, self.merge_mode)
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         forward = self.forward_layer.compute_output_shape(sequences_shape)

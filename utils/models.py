@@ -73,6 +73,7 @@ def sentiment_model(
     pooling: str | None = None,
     dropout: float = 0.0,
     name: str | None = None,
+    fused: bool = False,
 ) -> keras.Model:
     """A new, uncompiled review classifier.
 
@@ -97,6 +98,9 @@ def sentiment_model(
             training, the recurrent layer's own `dropout` argument (one mask per review,
             the same at every step); 0 turns it off. Prediction never drops anything.
         name: the model's name (default: built from the arguments).
+        fused: use `utils.fused.FusedBidirectionalSimpleRNN`, the same computation as the
+            hand-made or Keras wrapper around `SimpleRNN` in one faster loop (notebook 04);
+            only for `direction="both"`, `cell="simple_rnn"` and `wrapper="handmade"`.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
@@ -113,9 +117,21 @@ def sentiment_model(
         )
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-    rnn = CELLS[cell](units, return_sequences=pooling is not None, dropout=dropout,
-                      go_backwards=direction == "backward")
-    if direction == "both":
+    if fused and (direction != "both" or cell != "simple_rnn" or wrapper != "handmade"):
+        raise ValueError(
+            "fused=True needs direction='both', cell='simple_rnn' and wrapper='handmade' "
+            f"(got direction={direction!r}, cell={cell!r}, wrapper={wrapper!r}); use "
+            "fused=False for the others."
+        )
+    if fused:
+        from .fused import FusedBidirectionalSimpleRNN
+
+        rnn = FusedBidirectionalSimpleRNN(units, merge_mode=merge_mode, dropout=dropout,
+                                          return_sequences=pooling is not None)
+    else:
+        rnn = CELLS[cell](units, return_sequences=pooling is not None, dropout=dropout,
+                          go_backwards=direction == "backward")
+    if direction == "both" and not fused:
         wrap = HandmadeBidirectional if wrapper == "handmade" else keras.layers.Bidirectional
         rnn = wrap(rnn, merge_mode=merge_mode)
     layers = [
