@@ -7,12 +7,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run report test lint lab data clean-cache
+.PHONY: help setup run report test lint lab lab-run data clean-cache
 
 help:
 	@echo "make run    install, fetch IMDB, execute every notebook (outputs saved in them)"
 	@echo "make test   install, lint, run the unit tests and every notebook in quick mode"
 	@echo "make lab    open JupyterLab on the same environment"
+	@echo "make lab-run  every notebook with small settings, copies in lab/ (a 90-minute class)"
 	@echo "make lint   ruff on utils/, tests/ and the notebooks"
 	@echo "make report rewrite the README's results section from results/"
 
@@ -43,6 +44,9 @@ lint: setup
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+lab-run: setup data
+	$(PY) -m utils.run_notebooks --lab
 
 clean-cache:
 	rm -rf data/imdb_cache

@@ -13,28 +13,9 @@ import papermill as pm
 import pytest
 
 from utils import ROOT
+from utils.run_notebooks import quick_parameters  # shared with `make lab-run`
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-
-# Small values for the knobs notebooks share by name.
-QUICK = {
-    "quick": True,  # a notebook may shrink anything else it owns when this is set
-    "epochs": 1,
-    "seeds": [0, 1],
-    "subset": 600,
-    "vocab_size": 2_000,
-    "maxlen": 40,
-    "batch_size": 64,
-    "units": 8,
-    "embed_dim": 8,
-    "timing_epochs": 3,
-}
-
-
-def quick_parameters(notebook) -> dict:
-    declared = pm.inspect_notebook(str(notebook))
-    return {name: value for name, value in QUICK.items() if name in declared}
-
 
 def test_every_notebook_has_a_parameters_cell_first():
     assert NOTEBOOKS, "no notebooks found"
@@ -93,3 +74,22 @@ def test_a_wrong_knob_stops_the_notebook_at_its_setup_cell(parameters, tmp_path,
     assert error.value.ename == "ValueError" and error.value.evalue.startswith(name)
     assert "check_parameters" in "".join(error.value.traceback)
     assert error.value.exec_count == 3  # parameters, papermill's injected cell, then setup
+
+
+@pytest.mark.notebook
+def test_the_lab_preset_writes_outside_the_committed_files(tmp_path, monkeypatch):
+    """`make lab-run` executes copies into lab/ (here a temporary folder), with the quick
+    settings, and leaves the committed notebook untouched."""
+    from utils import run_notebooks
+
+    monkeypatch.setattr(run_notebooks, "LAB_DIR", tmp_path / "lab")
+    monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "unused"))
+    notebook = ROOT / "notebooks" / "02_backprop_through_time.ipynb"
+    before = notebook.read_bytes()
+    times = run_notebooks.run_lab(["02"])
+    assert list(times.notebook) == ["02_backprop_through_time"] and (times.seconds > 0).all()
+    executed = json.loads((tmp_path / "lab" / notebook.name).read_text())
+    errors = [o for c in executed["cells"] for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors and (tmp_path / "lab" / "run_times.csv").exists()
+    assert notebook.read_bytes() == before

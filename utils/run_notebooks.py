@@ -2,6 +2,7 @@
 
     python -m utils.run_notebooks                 # every notebooks/*.ipynb, in order
     python -m utils.run_notebooks 05 08           # only those whose names start so
+    python -m utils.run_notebooks --lab           # `make lab-run`: small settings, into lab/
 
 Each notebook runs top to bottom in a fresh kernel (papermill), its outputs are written
 into it, and its wall time is recorded in `results/run_times.csv`, from which the README's
@@ -20,6 +21,60 @@ import papermill as pm
 from .paths import RESULTS_DIR, ROOT
 
 NOTEBOOK_DIR = ROOT / "notebooks"
+LAB_DIR = ROOT / "lab"
+
+#: Small values for the knobs the notebooks share by name: the tests' quick mode and the lab
+#: preset (`make lab-run`). A notebook receives those it declares in its `parameters` cell;
+#: with `quick` set it also shrinks what it owns and loosens the checks that need a full run
+#: to what a small run can show.
+QUICK = {
+    "quick": True,
+    "epochs": 1,
+    "seeds": [0, 1],
+    "subset": 600,
+    "vocab_size": 2_000,
+    "maxlen": 40,
+    "batch_size": 64,
+    "units": 8,
+    "embed_dim": 8,
+    "timing_epochs": 3,
+}
+
+
+def quick_parameters(notebook) -> dict:
+    """The values of `QUICK` that `notebook` declares in its parameters cell."""
+    declared = pm.inspect_notebook(str(notebook))
+    return {name: value for name, value in QUICK.items() if name in declared}
+
+
+def run_lab(prefixes: list[str] | None = None) -> pd.DataFrame:
+    """`make lab-run`: every notebook with the small settings of `QUICK`, for a class lab.
+
+    The executed copies go to `lab/` and their results and figures to `lab/results/`, so the
+    committed notebooks and `results/` stay as the last full run left them. Returns the wall
+    time of each notebook, also written to `lab/run_times.csv`.
+    """
+    import os
+
+    notebooks = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    if prefixes:
+        notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
+    os.environ["BIRNN_RESULTS_DIR"] = str(LAB_DIR / "results")  # read by the notebooks' kernels
+    LAB_DIR.mkdir(exist_ok=True)
+    rows = []
+    for notebook in notebooks:
+        print(f"=== {notebook.name} (lab settings)", flush=True)
+        start = time.perf_counter()
+        pm.execute_notebook(str(notebook), str(LAB_DIR / notebook.name),
+                            parameters=quick_parameters(notebook), cwd=str(NOTEBOOK_DIR),
+                            kernel_name="python3", progress_bar=False, execution_timeout=900)
+        rows.append({"notebook": notebook.stem, "seconds": round(time.perf_counter() - start, 1)})
+        print(f"    {rows[-1]['seconds']:.0f} s", flush=True)
+    times = pd.DataFrame(rows)
+    times.to_csv(LAB_DIR / "run_times.csv", index=False)
+    print(f"{len(times)} notebooks in {times.seconds.sum() / 60:.1f} minutes; executed copies in "
+          "lab/, their results in lab/results/")
+    return times
 
 
 def run(prefixes: list[str] | None = None) -> pd.DataFrame:
@@ -56,5 +111,9 @@ if __name__ == "__main__":
     import os
 
     os.chdir(ROOT)
-    run(sys.argv[1:] or None)
+    arguments = sys.argv[1:]
+    if "--lab" in arguments:
+        run_lab([a for a in arguments if a != "--lab"] or None)
+    else:
+        run(arguments or None)
     sys.exit(0)
