@@ -106,3 +106,12 @@ def test_the_machine_is_stated_next_to_the_results(results):
     text = results_section(results)
     assert "Machine: Some CPU @ 2.0GHz, 2 cores; Python 3.11.7, TensorFlow 2.21.0" in text
     assert text.index("Machine:") < text.index("| concat |")
+
+
+def test_the_pick_on_validation_ignores_the_bag_of_words_baseline():
+    from utils.report import chosen_on_validation
+
+    results = pd.DataFrame({"variant": ["concat", "bag of words"], "seed": [0, 0],
+                            "val_accuracy": [0.8, 0.9], "test_accuracy": [0.81, 0.91]})
+    best, test = chosen_on_validation(results)
+    assert best == "concat" and test.tolist() == [0.81]
