@@ -106,7 +106,8 @@ def test_load_tagging_on_the_fake_imdb(fake_data_dir):
     for split in ("train", "test"):
         for sentiment in ("pos", "neg"):  # ten reviews per class, ten movies each
             (folder / split / f"urls_{sentiment}.txt").write_text(
-                "\n".join(f"http://imdb/{sentiment}{i // 2}" for i in range(10)))
+                "\n".join(f"http://www.imdb.com/title/tt{int(sentiment == 'pos')}{i // 2:06d}/"
+                          for i in range(10)))
     data = load_tagging(n_train=8, n_val=4, n_test=5, maxlen=10, vocab_size=50, target="end",
                         data_dir=fake_data_dir, verbose=False)
     assert data.x_train.shape == data.y_train.shape == (8, 10)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import ensure_imdb, movie_ids
+
 TARGETS = ("end", "start", "edge")
 
 _BREAK = re.compile(r"<br\s*/?>")
@@ -108,16 +110,15 @@ def tag_words(text: str, target: str = "end", maxlen: int | None = None):
 
 def review_table(folder: Path, split: str):
     """Every labelled review file of `folder/split` with its movie, as a DataFrame
-    (columns path, sentiment, movie); the movie is the review's line of `urls_<label>.txt`."""
+    (columns path, sentiment, movie); the movie is the IMDb id that `utils.data.movie_ids`
+    reads from the review's line of `urls_<label>.txt`."""
     import pandas as pd
 
-    rows = []
-    for sentiment in ("neg", "pos"):
-        urls = (Path(folder) / split / f"urls_{sentiment}.txt").read_text().split()
-        for path in sorted((Path(folder) / split / sentiment).glob("*.txt")):
-            index = int(path.name.split("_")[0])
-            rows.append((str(path), sentiment, urls[index]))
-    return pd.DataFrame(rows, columns=["path", "sentiment", "movie"])
+    paths = [(str(path), sentiment) for sentiment in ("neg", "pos")
+             for path in sorted((Path(folder) / split / sentiment).glob("*.txt"))]
+    table = pd.DataFrame(paths, columns=["path", "sentiment"])
+    table["movie"] = movie_ids(Path(folder) / split, list(table.path))
+    return table
 
 
 def split_by_movie(movies, n_train: int, n_val: int, rng: np.random.Generator):
@@ -193,8 +194,6 @@ def load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, vocab_size=1
     `n_test` from aclImdb/test, each cut to its first `maxlen` words and tagged (`tag_words`).
     The vocabulary (`TextVectorization`, `vocab_size` entries) is adapted on training words only."""
     import keras
-
-    from .data import ensure_imdb
 
     _check_counts(n_train=n_train, n_val=n_val, n_test=n_test, maxlen=maxlen,
                   vocab_size=vocab_size)
