@@ -38,9 +38,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .layers import MERGES as MERGE_MODES  # the modes that merge (not None)
 from .layers import merge_directions
-
-MERGE_MODES = ("concat", "sum", "ave", "mul")
 
 
 def _block_diagonal(a, b):

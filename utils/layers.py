@@ -29,8 +29,10 @@ import h5py
 import keras
 from keras import ops
 
-#: The ways of combining the forward and backward outputs (None keeps both, unmerged).
-MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+#: The ways of combining the forward and backward outputs into one.
+MERGES = ("concat", "sum", "ave", "mul")
+#: The `merge_mode` values a bidirectional wrapper takes (None keeps both, unmerged).
+MERGE_MODES = (*MERGES, None)
 
 
 def merge_directions(forward, backward, merge_mode):

@@ -131,8 +131,10 @@ def setup_notebook(seed: int = 42, quiet: bool = False) -> None:
 # ---------------------------------------------------------------------------------------
 
 #: The recurrent cells and merge modes the notebooks know by name.
-CELLS = ("simple_rnn", "gru", "lstm")
-MERGE_MODES = ("concat", "sum", "ave", "mul")
+from .layers import MERGES as MERGE_MODES  # noqa: E402  (after TensorFlow is quieted)
+from .models import CELLS as _CELL_LAYERS  # noqa: E402
+
+CELLS = tuple(_CELL_LAYERS)
 
 _POSITIVE = ("epochs", "units", "embed_dim", "batch_size", "maxlen", "vocab_size",
              "timing_epochs")
