@@ -9,8 +9,22 @@ import pandas as pd
 import pytest
 
 import utils.experiments as experiments
+from utils.experiments import evaluate_once, summarize, verdicts
+from utils.maths import expected_calibration_error, relative_change, t_quantile_975
 from utils.models import sentiment_model
-from utils.reference import relative_change
+from utils.plots import plot_accuracies, plot_error_signals
+from utils.probes import (
+    error_signals,
+    forward_gradient_one_loss,
+    forward_gradient_two_losses,
+    joint_states,
+    linear_probe,
+    logits,
+    signals_long,
+    starved,
+    sub_model,
+)
+from utils.tasks import neighbour_xor_data, neighbours
 from utils.two_losses import (
     BACKWARD,
     FORWARD,
@@ -21,28 +35,10 @@ from utils.two_losses import (
     VARIANTS,
     calibration_table,
     combine_at_test_time,
-    error_signals,
-    evaluate_once,
-    expected_calibration_error,
-    forward_gradient_one_loss,
-    forward_gradient_two_losses,
     frozen_with_new_head,
-    joint_states,
-    linear_probe,
-    logits,
-    neighbour_xor_data,
-    neighbours,
     new_head,
     nudged,
-    plot_accuracies,
-    plot_error_signals,
     run_two_losses,
-    signals_long,
-    starved,
-    sub_model,
-    summarize,
-    t_quantile_975,
-    verdicts,
     with_trained_head,
 )
 
@@ -251,7 +247,7 @@ def test_summaries_and_verdicts():
     half = 4.303 * 0.02 / np.sqrt(3)
     assert table.loc[ONE_LOSS, "ci_low"] == pytest.approx(0.82 - half)
     assert table.loc[ONE_LOSS, "ci_high"] == pytest.approx(0.82 + half)
-    read = verdicts(experiments.paired_differences(results, ONE_LOSS))
+    read = verdicts(experiments.paired_differences(results, ONE_LOSS), ONE_LOSS)
     assert read[TWO_LOSSES].startswith("below one loss (a) for every seed")
     assert "larger than its spread" in read[TWO_LOSSES]
     assert read[FROZEN].startswith("the sign changes")

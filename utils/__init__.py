@@ -1,11 +1,37 @@
-"""Shared code for the bidirectional-RNN notebooks.
+"""Shared code for the bidirectional-RNN notebooks: what two or more notebooks (or the tests) use.
 
-Modules, named for what they hold:
+Module map (every module, named for what it holds; the notebooks using it in brackets):
 
+Data and models
+- `utils.data`: `load_imdb(...)`, the IMDB reviews as padded integer arrays, with a
+  movie-disjoint validation split; the download, its checks and the cache (00, 01, 03-08).
+- `utils.tasks`: tasks built for a lesson: sentence-boundary tagging (07) and the needs-both
+  XOR task (08).
+- `utils.layers`: `HandmadeBidirectional`, the wrapper the collection studies, the merges and
+  `ReverseTime` (01, 03-08).
+- `utils.fused`: `FusedBidirectionalSimpleRNN`, the fast engine whose equality with
+  `Bidirectional(SimpleRNN)` notebook 04 asserts (04, 05).
+- `utils.models`: `sentiment_model(...)`, the classifiers every IMDB notebook trains, and the
+  cell names (`CELLS`) (03-08).
+
+Maths and experiments
+- `utils.maths`: sigmoid, relative error and change, word-level scores, calibration error.
+- `utils.reference`: the NumPy forward pass and backpropagation through time, both
+  directions, checked against TensorFlow (02; 01, 03 and the tests use its loss).
+- `utils.experiments`: training variants over seeds the same way, tidy results, and the
+  statistics that read them (05-08).
+- `utils.probes`: reading inside trained models: each direction's states and predictions,
+  error signals, linear probes (06, 08).
+- `utils.two_losses`: the learner's plan as code: one loss, two losses, frozen + new head, and
+  the gradient-coupling demonstration (01, 08).
+- `utils.benchmark`: seconds per epoch side by side, paired and alternating (03, 04).
+
+Figures and running
+- `utils.plots`: `save_figure` and every shared figure, the unrolled network included (all).
+- `utils.notebook`: `setup_notebook(seed)`, `check_parameters(...)`, the machine (all).
 - `utils.paths`: where the data cache, results and figures live.
-- `utils.notebook`: `setup_notebook(seed)`, the first call of every notebook.
-- `utils.data`: `load_imdb(...)`, the IMDB reviews as padded integer arrays.
-- `utils.plots`: `save_figure(fig, name)` and the figures used by several notebooks.
+- `utils.run_notebooks`: `make run`, `make lab-run` and the tests' quick settings.
+- `utils.report`: the README's results section, from `results/`.
 """
 
 from .notebook import set_seed, setup_notebook  # first: it quiets TensorFlow's C++ logs

@@ -14,6 +14,16 @@ same shuffling and the same numbers.
 The result is a pandas DataFrame with one row per (variant, seed); `history_frame(results)`
 turns the per-epoch histories into a long table for learning curves. Both are also written
 to `results/<name>.csv` and `results/<name>_history.csv`.
+
+Reading a few seeds honestly (the README's statistics glossary): `paired_differences` pairs
+each variant with a baseline seed by seed; `bootstrap_ci` puts a bootstrap interval (Efron,
+1979) on the mean paired difference; `compare_to_baseline` and `verdicts` turn them into one
+sentence per variant; `summarize` gives the mean with a 95 % t interval. With three seeds an
+interval excludes zero only when every seed agrees on the sign, and that is the honest
+message: three seeds can only show a difference that all of them agree on.
+
+Also here: `train_and_keep` / `evaluate_once` (a fixed budget, then the test set once) and the
+padding grid of notebook 06 (`run_padding_grid`: 3 kinds of model x 2 padding sides x mask).
 """
 
 from __future__ import annotations
@@ -28,7 +38,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
-from .notebook import check_parameters, set_seed
+from .maths import t_quantile_975
+from .models import DIRECTION_NAMES, sentiment_model
+from .notebook import check_parameters, quiet_retracing, set_seed
 from .paths import RESULTS_DIR
 
 #: Columns of the DataFrame `run_grid` returns, in order.
@@ -213,6 +225,11 @@ def load_results(name: str, folder=None) -> pd.DataFrame:
     return results
 
 
+# ---------------------------------------------------------------------------------------
+# Honest comparisons over a few seeds: paired differences, intervals, verdicts
+# ---------------------------------------------------------------------------------------
+
+
 def paired_differences(results: pd.DataFrame, baseline: str, metric: str = "test_accuracy"):
     """Each variant minus `baseline`, seed by seed (a paired comparison), with its spread.
 
@@ -227,3 +244,245 @@ def paired_differences(results: pd.DataFrame, baseline: str, metric: str = "test
         "mean difference": diff.mean(), "std over seeds": diff.std(ddof=1),
         "min": diff.min(), "max": diff.max(), "seeds": diff.count(),
     })
+
+
+def summarize(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
+    """Per variant: mean, standard deviation over seeds, n, and a 95 % t confidence interval
+    of the mean (`mean ± t * std / sqrt(n)`; with 2 or 3 seeds it is wide, as it should be)."""
+    grouped = results.groupby("variant", sort=False)[metric]
+    table = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
+                          "n": grouped.count()})
+    half = table["n"].map(lambda n: t_quantile_975(n - 1)) * table["std"] / np.sqrt(table["n"])
+    table["ci_low"], table["ci_high"] = table["mean"] - half, table["mean"] + half
+    return table
+
+
+def verdicts(differences: pd.DataFrame, baseline: str) -> pd.Series:
+    """Read `utils.experiments.paired_differences` output: one sentence per variant."""
+
+    def read(row):
+        if row["seeds"] < 2:
+            return "a single seed: no verdict"
+        if row["max"] < 0:
+            side = "below"
+        elif row["min"] > 0:
+            side = "above"
+        else:
+            return f"the sign changes from seed to seed: no clear difference from {baseline}"
+        size = "larger" if abs(row["mean difference"]) > row["std over seeds"] else "smaller"
+        return (f"{side} {baseline} for every seed (mean difference {size} than its "
+                f"spread over seeds)")
+
+    return differences.apply(read, axis=1).rename("verdict")
+
+
+#: The verdicts `compare_to_baseline` gives, from "no difference at all" to "a real one".
+VERDICTS = (
+    "identical",
+    "within the seed spread",
+    "higher, beyond the seed spread",
+    "lower, beyond the seed spread",
+)
+
+
+def bootstrap_ci(values, n_boot: int = 10_000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap interval `(low, high)` for the mean of `values`.
+
+    Draws `n_boot` samples of the same size as `values`, with replacement, and returns
+    the `(1 - level) / 2` and `(1 + level) / 2` quantiles of their means. The generator is
+    seeded, so the same values give the same interval.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        raise ValueError("bootstrap_ci needs at least one value.")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}.")
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, size=(n_boot, values.size), replace=True).mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def compare_to_baseline(
+    results: pd.DataFrame,
+    baseline: str,
+    metric: str = "test_accuracy",
+    n_boot: int = 10_000,
+    level: float = 0.95,
+    seed: int = 0,
+    tolerance: float = 1e-6,
+) -> pd.DataFrame:
+    """Each variant against `baseline`, paired by seed, with a bootstrap interval and a verdict.
+
+    Args:
+        results: one row per (variant, seed), as `run_grid` returns.
+        baseline: the variant every other one is compared with.
+        metric: the column compared (higher is better).
+        n_boot, level, seed: passed to `bootstrap_ci` for the mean paired difference.
+        tolerance: per-seed differences all smaller than this mean "identical".
+
+    Returns a DataFrame indexed by variant with the columns of `paired_differences`
+    (mean difference, std over seeds, min, max, seeds), then `ci low` and `ci high` (the
+    bootstrap interval of the mean difference), `spread` (the larger of the two variants'
+    standard deviations over seeds), `same sign` (every seed's difference has the sign of
+    the mean) and `verdict`, one of `VERDICTS`:
+
+    - "identical": every seed gives the same number, up to `tolerance`;
+    - "higher/lower, beyond the seed spread": the interval excludes zero AND the mean
+      difference is larger than `spread`;
+    - "within the seed spread": anything else (the data cannot rank the two).
+    """
+    table = paired_differences(results, baseline, metric)
+    wide = results.pivot_table(index="seed", columns="variant", values=metric)
+    diff = wide.sub(wide[baseline], axis=0)
+    std = wide.std(ddof=1).fillna(0.0)
+    rows = []
+    for variant in table.index:
+        d = diff[variant].dropna()
+        low, high = bootstrap_ci(d, n_boot=n_boot, level=level, seed=seed)
+        spread = float(max(std[variant], std[baseline]))
+        mean = float(d.mean())
+        if (d.abs() <= tolerance).all():
+            verdict = VERDICTS[0]
+        elif (low > 0 or high < 0) and abs(mean) > spread:
+            verdict = VERDICTS[2] if mean > 0 else VERDICTS[3]
+        else:
+            verdict = VERDICTS[1]
+        rows.append({
+            "ci low": low, "ci high": high, "spread": spread,
+            "same sign": bool((np.sign(d) == np.sign(mean)).all() and mean != 0),
+            "verdict": verdict,
+        })
+    return table.join(pd.DataFrame(rows, index=table.index))
+
+
+def mean_and_std(results: pd.DataFrame, metrics, order=None) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric, one row per variant.
+
+    The columns are a two-level index (metric, "mean" | "std"); `order` sets the row order
+    (default: the order in which the variants first appear in `results`).
+    """
+    order = list(dict.fromkeys(results["variant"])) if order is None else list(order)
+    table = results.groupby("variant")[list(metrics)].agg(["mean", "std"])
+    return table.loc[order]
+
+
+# ---------------------------------------------------------------------------------------
+# Training one model for a fixed budget, then testing it once
+# ---------------------------------------------------------------------------------------
+
+
+def train_and_keep(build, data, seed, budget, callbacks=()):
+    """`train_one(build, data, seed, callbacks=callbacks, **budget)`, also returning the
+    trained model (train_one builds it inside)."""
+    built = []
+
+    def keep():
+        built.append(build())
+        return built[-1]
+
+    row = train_one(keep, data, seed, callbacks=callbacks, **budget)
+    return row, built[-1]
+
+
+def evaluate_once(model: keras.Model, data, batch_size: int = 512) -> float:
+    """Accuracy of `model` on `data.x_test` (one pass; call it once per model)."""
+    with quiet_retracing():
+        p = model.predict(data.x_test, batch_size=batch_size, verbose=0)
+    return float(np.mean((p > 0.5) == (np.asarray(data.y_test) > 0.5)))
+
+
+# ---------------------------------------------------------------------------------------
+# The padding grid (notebook 06): 3 kinds of model x 2 padding sides x mask or not
+# ---------------------------------------------------------------------------------------
+
+
+def variant_name(direction: str, padding: str, mask: bool) -> str:
+    return f"{DIRECTION_NAMES[direction]} | {padding} | {'masked' if mask else 'not masked'}"
+
+
+def padding_builders(padding: str, models: dict | None = None, masked: bool = True,
+                     **sizes) -> dict:
+    """Builders (name -> fn) for the 3 kinds of model, unmasked and (if `masked`) masked, for
+    one padding side.
+
+    `sizes` go to `sentiment_model` (units, embed_dim, vocab_size, maxlen, cell). If
+    `models` is a dict, each builder also appends the model it builds to the list
+    `models[variant name]`, so after `run_grid` it holds the trained models, one per seed,
+    in the order of the seeds.
+    """
+    def builder(direction, mask, name):
+        def build():
+            model = sentiment_model(direction, mask=mask, **sizes)
+            if models is not None:
+                models.setdefault(name, []).append(model)
+            return model
+        return build
+
+    masks = (True, False) if masked else (False,)
+    return {name: builder(direction, mask, name)
+            for direction in DIRECTION_NAMES for mask in masks
+            for name in [variant_name(direction, padding, mask)]}
+
+
+def run_padding_grid(data_by_padding: dict, seeds: Sequence[int], epochs: int,
+                     batch_size: int = 128, name: str | None = "padding", progress: bool = True,
+                     masked_sides: Sequence[str] = ("post", "pre"),
+                     **sizes) -> tuple[pd.DataFrame, dict]:
+    """Train every (model kind, padding side, mask) variant with `run_grid`.
+
+    `data_by_padding` maps "post"/"pre" to the same reviews padded on that side. Masked
+    models are trained on the sides in `masked_sides` only: a masked model computes the same
+    function whichever side the padding is on (`padding_side_gap` checks it), so one side
+    may be enough. Returns the
+    results (run_grid's columns plus `direction`, `padding`, `mask`), written to
+    `results/<name>.csv`, and the trained models: variant name -> one model per seed.
+    """
+    models, frames = {}, []
+    for padding, data in data_by_padding.items():
+        builders = padding_builders(padding, models, masked=padding in masked_sides, **sizes)
+        frames.append(run_grid(builders, data, seeds, epochs, batch_size=batch_size,
+                               progress=progress))
+    results = pd.concat(frames, ignore_index=True)
+    parts = results.variant.str.split(" | ", regex=False)
+    results.insert(1, "direction", parts.str[0])
+    results.insert(2, "padding", parts.str[1])
+    results.insert(3, "mask", parts.str[2])
+    if name is not None:
+        save_results(results, name)
+    return results, models
+
+
+def padding_side_gap(model: keras.Model, ids_a, ids_b, batch_size: int = 512) -> float:
+    """Largest difference between `model`'s predictions on `ids_a` and on `ids_b`.
+
+    With the same reviews padded on the two sides, a masked model gives 0 (up to rounding):
+    padded steps are skipped, so the side the zeros are on cannot matter.
+    """
+    with quiet_retracing():
+        a = model.predict(ids_a, batch_size=batch_size, verbose=0)
+        b = model.predict(ids_b, batch_size=batch_size, verbose=0)
+    return float(np.abs(a - b).max())
+
+
+def padding_table(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
+    """The grid as a table: one row per model kind, columns (mask, padding), mean over seeds."""
+    table = results.pivot_table(index="direction", columns=["mask", "padding"], values=metric)
+    return table.reindex(list(DIRECTION_NAMES.values()))
+
+
+def padding_costs(results: pd.DataFrame) -> pd.DataFrame:
+    """What leaving the mask out costs, seed by seed: one row per seed, one column per kind of
+    model and padding side, `masked accuracy - unmasked accuracy` (a paired difference: the
+    same seed, the same reviews). A masked model computes the same function on either side, so
+    where only one side was trained masked, that model is the reference for both sides."""
+    wide = results.pivot_table(index="seed", columns="variant", values="test_accuracy")
+    costs = {}
+    for kind in DIRECTION_NAMES.values():
+        trained = [side for side in ("post", "pre") if f"{kind} | {side} | masked" in wide]
+        for side in ("post", "pre"):
+            reference = side if side in trained else trained[0]
+            costs[f"{kind}, {side}"] = (wide[f"{kind} | {reference} | masked"]
+                                        - wide[f"{kind} | {side} | not masked"])
+    return pd.DataFrame(costs)

@@ -20,6 +20,11 @@ enough to read in one go. It is a drop-in replacement: Keras's own tests of
 `Bidirectional` pass against it (tests/test_keras_bidirectional_suite.py), and
 `convert_weights_file` turns a `.weights.h5` file saved with one wrapper into one
 that loads into the same model built with the other.
+
+Also here: `merge_directions` and `MERGES` (the four merges, one definition for the
+collection), `ReverseTime` (flips a sequence in time), and the small pieces notebook 01 takes
+apart: `merge_all` (the four merges as Keras layers), `running_sum_rnn` (a one-unit RNN whose
+state is the running sum of its inputs) and `direction_weights` (each direction's kernels).
 """
 
 import re
@@ -27,6 +32,7 @@ import shutil
 
 import h5py
 import keras
+import numpy as np
 from keras import ops
 
 #: The ways of combining the forward and backward outputs into one.
@@ -438,3 +444,61 @@ def _wrapper_groups(file, name):
 
     file.visititems(visit)
     return found
+
+
+#: Keras merge layers for the merge modes of `keras.layers.Bidirectional`.
+# ---------------------------------------------------------------------------------------
+# The four merges as Keras layers, and the small RNNs notebook 01 takes apart
+# ---------------------------------------------------------------------------------------
+
+
+MERGE_LAYERS = {
+    "concat": keras.layers.Concatenate,
+    "sum": keras.layers.Add,
+    "ave": keras.layers.Average,
+    "mul": keras.layers.Multiply,
+}
+
+
+def merge_all(forward, backward) -> dict:
+    """The forward and backward outputs merged in each of the four ways, as NumPy arrays.
+
+    Both inputs have the same shape `(..., units)`; "concat" joins them on the last axis
+    (`2 * units`), "sum", "ave" and "mul" combine them element by element (`units`).
+    """
+    forward = ops.convert_to_tensor(np.asarray(forward, dtype="float32"))
+    backward = ops.convert_to_tensor(np.asarray(backward, dtype="float32"))
+    return {
+        mode: ops.convert_to_numpy(layer()([forward, backward]))
+        for mode, layer in MERGE_LAYERS.items()
+    }
+
+
+def running_sum_rnn(go_backwards: bool = False, return_sequences: bool = True,
+                    activation=None, recurrent: float = 1.0, name=None):
+    """A built one-unit `SimpleRNN` whose state is (by default) the running sum of its inputs.
+
+    With kernel 1, recurrent weight `recurrent` and bias 0 the state update is
+    `h_t = activation(x_t + recurrent * h_{t-1})`; with no activation and `recurrent=1` the
+    output after reading some steps is their sum. Inputs have shape `(batch, time, 1)`.
+    """
+    rnn = keras.layers.SimpleRNN(
+        1, activation=activation, go_backwards=go_backwards,
+        return_sequences=return_sequences, name=name,
+    )
+    rnn.build((None, None, 1))
+    rnn.set_weights([np.ones((1, 1)), np.full((1, 1), recurrent), np.zeros(1)])
+    return rnn
+
+
+def direction_weights(forward_layer, backward_layer) -> dict:
+    """The trainable weights of the two directions, keyed "forward kernel", "backward bias", ...
+
+    The keys do not depend on the layers' names, so the same key picks the same weight in
+    a bidirectional model, in a copy of it, and in its `two_loss_twin`.
+    """
+    return {
+        f"{direction} {weight.name}": weight
+        for direction, layer in (("forward", forward_layer), ("backward", backward_layer))
+        for weight in layer.trainable_weights
+    }

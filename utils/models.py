@@ -20,6 +20,8 @@ from .layers import MERGE_MODES, HandmadeBidirectional, ReverseTime
 
 CELLS = {"simple_rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 DIRECTIONS = ("both", "forward", "backward")
+#: How tables and figures name each direction's model.
+DIRECTION_NAMES = {"forward": "forward only", "backward": "backward only", "both": "bidirectional"}
 POOLINGS = (None, "max", "avg")
 
 

@@ -36,7 +36,10 @@ Public functions:
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
+
+from .maths import sigmoid
 
 #: The parameter names, in the order Keras stores the weights.
 KERAS_ORDER = ("W_f", "U_f", "b_f", "W_b", "U_b", "b_b", "w_y", "b_y")
@@ -54,12 +57,6 @@ def _merged_size(H: int, merge: str) -> int:
     """M, the size of the merged vector m: 2H for "concat", H for "sum" and "ave"."""
     _check_merge(merge)
     return 2 * H if merge == "concat" else H
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """sigmoid(z) = 1 / (1 + exp(-z)), written so that large |z| does not overflow."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,30 +326,6 @@ def numerical_gradient(
     return grads
 
 
-def relative_error(a, b, tiny: float = 1e-30) -> float:
-    """max |a - b| / max(|a| + |b|), over all entries, the denominator floored at ``tiny``.
-
-    One number per pair of arrays, scaled by the largest entry rather than entry by entry, so
-    that entries that are nearly zero in both arrays do not blow it up. 0 means identical,
-    ~1e-16 is float64 rounding, ~1 means unrelated. The floor only avoids 0/0 when both
-    arrays are zero (the result is then 0).
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), tiny))
-
-
-def relative_change(before, after) -> float:
-    """`||after - before|| / ||before||`: how much an array (or a list of arrays, taken
-    together as one long vector) changed. 0 means unchanged; Frobenius norms."""
-    def flat(arrays):
-        arrays = arrays if isinstance(arrays, list | tuple) else [arrays]
-        return np.concatenate([np.ravel(a) for a in arrays])
-
-    b, a = flat(before), flat(after)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 def build_keras_model(params: dict, merge: str = "concat") -> keras.Model:
     """The Keras model computing the same function as `forward`, weights loaded from params.
 
@@ -397,3 +370,22 @@ def tf_gradients(
     # model.trainable_weights follows the order of model.get_weights(): KERAS_ORDER.
     grads = tape.gradient(value, model.trainable_weights)
     return float(value), {name: g.numpy() for name, g in zip(KERAS_ORDER, grads, strict=True)}
+
+
+def gradient_norm_frame(dh_f, dh_b) -> pd.DataFrame:
+    """A long table of ||dL/dh_t||, one row per example, time step and direction.
+
+    ``dh_f`` and ``dh_b`` are (N, T, H) arrays, as in the ``dh`` returned by
+    `utils.reference.backward`; the columns are ``example``, ``t`` (1..T), ``direction``
+    ("forward" or "backward") and ``norm`` (the Euclidean norm over the H units).
+    """
+    frames = []
+    for direction, dh in (("forward", dh_f), ("backward", dh_b)):
+        N, T, _ = dh.shape
+        frames.append(pd.DataFrame({
+            "example": np.repeat(np.arange(N), T),
+            "t": np.tile(np.arange(1, T + 1), N),
+            "direction": direction,
+            "norm": np.linalg.norm(dh, axis=2).ravel(),
+        }))
+    return pd.concat(frames, ignore_index=True)

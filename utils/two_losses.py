@@ -16,14 +16,15 @@ the same budget and the same seeds (notebook 08):
   concatenation of their final states (`new_head` trained on `joint_states`, which is the
   same as training `frozen_with_new_head`, only faster).
 
-Then the reason (a) is different, in numbers:
+Then the reason (a) is different, in numbers (the probes live in `utils.probes`):
+`nudged` changes only the backward weights; `calibration_table` compares how trustworthy the
+setups' probabilities are.
 
-- `error_signals`: per review, the error `dL/dz = p - y` that reaches each direction. Under
-  the plan the forward RNN gets `sigmoid(z_f) - y`, from its own head only; under one loss
-  both directions get `sigmoid(z_f + z_b) - y`, which depends on both.
-- `forward_gradient_one_loss` / `forward_gradient_two_losses` with `nudged`: the gradient
-  of the loss with respect to the forward RNN's weights, before and after changing only the
-  backward weights.
+The demonstration of notebook 01 (section 7), on a small bidirectional classifier:
+`loss_and_gradients` (one loss, one backward pass, the gradient each direction gets),
+`backward_weights_effect` (does the forward gradient move when only the backward weights
+change? yes with one loss, no with one loss per direction) and `two_loss_twin` (the plan as
+a model: each direction with its own head and its own loss).
 
     from utils.two_losses import run_two_losses
     results, models = run_two_losses(imdb, seeds=[0, 1, 2], epochs=3, units=32, embed_dim=32)
@@ -33,21 +34,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import tensorflow as tf
+from keras import ops
 from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
-from .experiments import COLUMNS, TqdmEpochs, save_results, train_one
-from .layers import bidirectional_layer
+from .experiments import COLUMNS, TqdmEpochs, save_results, train_and_keep
+from .layers import direction_weights
+from .maths import expected_calibration_error, relative_change, sigmoid
 from .models import final_states, sentiment_model
 from .notebook import quiet_retracing
+from .probes import joint_states
 from .reference import loss as binary_cross_entropy
 
 #: The names of the three setups (the `variant` column), in the order they are shown.
@@ -146,44 +147,16 @@ def with_trained_head(forward, backward, head_weights) -> keras.Model:
     return model
 
 
-def joint_states(forward, backward, x, batch_size: int = 512) -> np.ndarray:
-    """`[h_f; h_b]` for every review of `x`: the two models' final states side by side."""
-    with quiet_retracing():
-        return np.concatenate([final_states(model).predict(x, batch_size=batch_size, verbose=0)
-                               for model in (forward, backward)], axis=1)
-
-
-def logits(model: keras.Sequential, x, batch_size: int = 512) -> np.ndarray:
-    """The head's input times its weights plus its bias, before the sigmoid: one per review."""
-    with quiet_retracing():
-        states = final_states(model).predict(x, batch_size=batch_size, verbose=0)
-    w, b = model.get_layer("head").get_weights()
-    return (states @ w + b)[:, 0]
-
-
 # ---------------------------------------------------------------------------------------
 # 2. Training the three setups with the same budget
 # ---------------------------------------------------------------------------------------
-
-
-def train_and_keep(build, data, seed, budget, callbacks=()):
-    """`train_one(build, data, seed, callbacks=callbacks, **budget)`, also returning the
-    trained model (train_one builds it inside)."""
-    built = []
-
-    def keep():
-        built.append(build())
-        return built[-1]
-
-    row = train_one(keep, data, seed, callbacks=callbacks, **budget)
-    return row, built[-1]
 
 
 def _scores(states, y, head_weights) -> tuple[float, float]:
     """Binary cross-entropy and accuracy of a sigmoid head with `head_weights` on `states`,
     computed as Keras computes them (the loss clips p to [1e-7, 1 - 1e-7])."""
     w, b = head_weights
-    p = _sigmoid((states @ w + b)[:, 0].astype("float64"))
+    p = sigmoid((states @ w + b)[:, 0].astype("float64"))
     y = np.asarray(y, dtype="float64")
     loss = binary_cross_entropy(np.clip(p, 1e-7, 1 - 1e-7), y)
     return loss, float(np.mean((p > 0.5) == y))
@@ -295,203 +268,8 @@ def run_two_losses(
 
 
 # ---------------------------------------------------------------------------------------
-# 3. Honest summaries over a few seeds
+# 3. Why (a) is different: the error signal, and the gradient's dependence
 # ---------------------------------------------------------------------------------------
-
-# 97.5 % quantiles of Student's t distribution, by degrees of freedom (for 95 % intervals).
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
-
-
-def t_quantile_975(df: int) -> float:
-    """Student's t 97.5 % quantile for `df` degrees of freedom (a table; conservative between
-    its entries, 1.96 beyond 30)."""
-    if df < 1:
-        return np.nan
-    known = [d for d in _T975 if d <= df]
-    return _T975[max(known)] if df <= 30 else 1.96
-
-
-def summarize(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
-    """Per variant: mean, standard deviation over seeds, n, and a 95 % t confidence interval
-    of the mean (`mean ± t * std / sqrt(n)`; with 2 or 3 seeds it is wide, as it should be)."""
-    grouped = results.groupby("variant", sort=False)[metric]
-    table = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
-                          "n": grouped.count()})
-    half = table["n"].map(lambda n: t_quantile_975(n - 1)) * table["std"] / np.sqrt(table["n"])
-    table["ci_low"], table["ci_high"] = table["mean"] - half, table["mean"] + half
-    return table
-
-
-def verdicts(differences: pd.DataFrame, baseline: str = ONE_LOSS) -> pd.Series:
-    """Read `utils.experiments.paired_differences` output: one sentence per variant."""
-
-    def read(row):
-        if row["seeds"] < 2:
-            return "a single seed: no verdict"
-        if row["max"] < 0:
-            side = "below"
-        elif row["min"] > 0:
-            side = "above"
-        else:
-            return f"the sign changes from seed to seed: no clear difference from {baseline}"
-        size = "larger" if abs(row["mean difference"]) > row["std over seeds"] else "smaller"
-        return (f"{side} {baseline} for every seed (mean difference {size} than its "
-                f"spread over seeds)")
-
-    return differences.apply(read, axis=1).rename("verdict")
-
-
-def plot_accuracies(results: pd.DataFrame, metric: str = "test_accuracy"):
-    """Every seed as a dot, and each variant's mean with its 95 % t interval (black)."""
-    summary = summarize(results, metric)
-    order = [v for v in VARIANTS if v in summary.index]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    sns.stripplot(data=results, y="variant", x=metric, hue="seed", order=order, ax=ax,
-                  palette="colorblind", size=7, jitter=0.15, alpha=0.8)
-    summary = summary.loc[order]
-    ax.errorbar(summary["mean"], np.arange(len(order)), fmt="D", color="k", capsize=4,
-                xerr=[summary["mean"] - summary["ci_low"], summary["ci_high"] - summary["mean"]],
-                label="mean, 95 % CI")
-    ax.set(ylabel="", xlabel=metric.replace("_", " "))
-    ax.legend(title="seed", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    return fig
-
-
-# ---------------------------------------------------------------------------------------
-# 4. Why (a) is different: the error signal, and the gradient's dependence
-# ---------------------------------------------------------------------------------------
-
-
-def _sigmoid(z):
-    """The plain formula 1 / (1 + exp(-z)), whose float32 rounding the tests reproduce;
-    `utils.reference.sigmoid` is the overflow-safe form, which rounds differently."""
-    return 1 / (1 + np.exp(-z))
-
-
-def error_signals(forward, backward, x, y, batch_size: int = 512) -> pd.DataFrame:
-    """The error `dL/dz = p - y` each direction receives, per review, under each loss.
-
-    `forward` and `backward` are the two trained models of (b). With their logits `z_f`
-    and `z_b` on the same reviews:
-
-    - *own loss* (the plan): the forward RNN receives `sigmoid(z_f) - y`, the backward RNN
-      `sigmoid(z_b) - y`; each depends on one direction only.
-    - *one loss* (as in (a), for the same two RNNs joined by the concat and the two heads
-      side by side, i.e. `combine_at_test_time`): both receive `sigmoid(z_f + z_b) - y`.
-
-    The gradient that reaches a direction's final state is this number times that
-    direction's half of the head, `(p - y) w_f` (divided by the batch size for a mean loss).
-    Returns one row per review: label, both logits, and the three signals.
-    """
-    y = np.asarray(y, dtype=float).reshape(-1)
-    z_f, z_b = logits(forward, x, batch_size), logits(backward, x, batch_size)
-    return pd.DataFrame({
-        "label": y.astype(int), "z_forward": z_f, "z_backward": z_b,
-        "own loss, forward": _sigmoid(z_f) - y,
-        "own loss, backward": _sigmoid(z_b) - y,
-        "one loss, both": _sigmoid(z_f + z_b) - y,
-    })
-
-
-def signals_long(signals: pd.DataFrame, confident: float = 0.9) -> pd.DataFrame:
-    """`error_signals` as one row per (review, direction), for a scatter plot.
-
-    Columns: review (the row of `signals`), label, direction, `own loss` (what that
-    direction receives under the plan), `one loss` (what it receives under one loss), and
-    `other direction` ("confidently right" when the *other* direction alone gives the true
-    class a probability above `confident`).
-    """
-    frames = []
-    for direction, other in (("forward", "backward"), ("backward", "forward")):
-        p_other_true = 1 - np.abs(signals[f"own loss, {other}"])  # probability of the label
-        frames.append(pd.DataFrame({
-            "review": signals.index, "label": signals["label"], "direction": direction,
-            "own loss": signals[f"own loss, {direction}"],
-            "one loss": signals["one loss, both"],
-            "other direction": np.where(p_other_true > confident, "confidently right",
-                                        "not confident or wrong"),
-        }))
-    long = pd.concat(frames, ignore_index=True)
-    # The rarer "confidently right" dots last, so that they are drawn on top.
-    return long.sort_values("other direction", key=lambda s: s == "confidently right",
-                            kind="stable", ignore_index=True)
-
-
-def starved(long: pd.DataFrame, own_above: float = 0.5, one_below: float = 0.25) -> pd.DataFrame:
-    """The rows of `signals_long` where one loss hardly trains a direction that its own loss
-    would push hard: the direction alone is wrong (`|own loss| > own_above`, 0.5 means it
-    puts the review on the wrong side) but the joint prediction is nearly right
-    (`|one loss| < one_below`), because the other direction carries the review."""
-    return long[(long["own loss"].abs() > own_above) & (long["one loss"].abs() < one_below)]
-
-
-def plot_error_signals(long: pd.DataFrame):
-    """Scatter of one-loss error vs own-loss error, one panel per direction, with y = x."""
-    grid = sns.relplot(data=long, x="own loss", y="one loss", col="direction",
-                       hue="other direction",
-                       hue_order=["not confident or wrong", "confidently right"],
-                       s=12, alpha=0.5, height=3.6, aspect=1.1)
-    for ax in grid.axes.flat:
-        ax.plot([-1, 1], [-1, 1], "k--", lw=1)
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set(xlim=(-1.02, 1.02), ylim=(-1.02, 1.02))
-    grid.set_axis_labels("error from its own head, p_dir - y  (b)",
-                         "error from one loss, p - y")
-    return grid.figure
-
-
-def _rnn_layer(model):
-    """The one recurrent layer of a one-direction `sentiment_model`."""
-    return model.layers[1]
-
-
-@dataclass
-class GradientProbe:
-    """One loss evaluation: the loss, the probabilities, and d loss / d forward RNN weights."""
-
-    loss: float
-    probabilities: np.ndarray
-    gradients: list[np.ndarray]
-
-
-def _bce(y, p):
-    return keras.ops.mean(keras.losses.binary_crossentropy(y, p))
-
-
-def forward_gradient_one_loss(model, x, y) -> GradientProbe:
-    """Setup (a): the one loss and its gradient w.r.t. the forward RNN's weights."""
-    forward_rnn = bidirectional_layer(model).forward_layer
-    y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
-    with tf.GradientTape() as tape:
-        p = model(x, training=True)
-        loss = _bce(y, p)
-    grads = tape.gradient(loss, forward_rnn.trainable_weights)
-    return GradientProbe(float(loss), keras.ops.convert_to_numpy(p)[:, 0],
-                         [keras.ops.convert_to_numpy(g) for g in grads])
-
-
-def forward_gradient_two_losses(forward, backward, x, y) -> GradientProbe:
-    """Setup (b): the plan's objective, `L_f + L_b` (two separate models trained on their own
-    losses minimise exactly this sum), and its gradient w.r.t. the forward RNN's weights.
-
-    `probabilities` are the forward model's. Also checks that the sum has no path at all
-    to the backward model's weights through the forward loss: `L_f`'s gradient w.r.t. them
-    is `None`.
-    """
-    forward_rnn = _rnn_layer(forward)
-    y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
-    with tf.GradientTape(persistent=True) as tape:
-        p_f = forward(x, training=True)
-        loss_f = _bce(y, p_f)
-        loss = loss_f + _bce(y, backward(x, training=True))
-    grads = tape.gradient(loss, forward_rnn.trainable_weights)
-    unconnected = tape.gradient(loss_f, backward.trainable_weights)
-    del tape
-    if any(g is not None for g in unconnected):
-        raise AssertionError("the forward loss reached the backward model's weights")
-    return GradientProbe(float(loss), keras.ops.convert_to_numpy(p_f)[:, 0],
-                         [keras.ops.convert_to_numpy(g) for g in grads])
 
 
 @contextlib.contextmanager
@@ -514,30 +292,9 @@ def nudged(layers, scale: float = 0.1, seed: int = 0):
             layer.set_weights(weights)
 
 
-
 # ---------------------------------------------------------------------------------------
-# 5. Calibration: are the probabilities trustworthy, not only on the right side of 0.5?
+# 4. Calibration: are the probabilities trustworthy, not only on the right side of 0.5?
 # ---------------------------------------------------------------------------------------
-
-
-def expected_calibration_error(p, y, bins: int = 10) -> float:
-    """Expected calibration error (Naeini, Cooper & Hauskrecht, 2015): the predictions are
-    cut into `bins` equal-width bins of confidence `max(p, 1 - p)`; in each bin, the gap
-    between the mean confidence and the accuracy, weighted by the bin's share of examples.
-    0 for perfectly calibrated probabilities."""
-    p = np.asarray(p, dtype="float64").reshape(-1)
-    y = np.asarray(y).reshape(-1)
-    if len(p) != len(y) or len(p) == 0:
-        raise ValueError(f"p and y must be non-empty and of the same length, got {len(p)} "
-                         f"and {len(y)}: pass one probability per label.")
-    if not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}: pass e.g. bins=10.")
-    confidence = np.maximum(p, 1 - p)
-    correct = (p > 0.5) == (y > 0.5)
-    which = np.minimum(((confidence - 0.5) * 2 * bins).astype(int), bins - 1)
-    gaps = [abs(confidence[which == k].mean() - correct[which == k].mean())
-            * np.mean(which == k) for k in range(bins) if np.any(which == k)]
-    return float(np.sum(gaps))
 
 
 def calibration_table(models: dict, keys: dict, x, y, batch_size: int = 512) -> pd.DataFrame:
@@ -566,87 +323,101 @@ def calibration_table(models: dict, keys: dict, x, y, batch_size: int = 512) -> 
 
 
 # ---------------------------------------------------------------------------------------
-# 6. A task that needs both sides together: each step's label is the XOR of its neighbours
+# 5. One loss couples the directions: the demonstration of notebook 01 (section 7)
 # ---------------------------------------------------------------------------------------
 
 
-def neighbour_xor_data(length: int = 30, n_train: int = 2000, n_val: int = 500,
-                       n_test: int = 1000, seed: int = 0) -> SimpleNamespace:
-    """Random bit sequences whose label at each step needs both sides together.
+def loss_and_gradients(model, x, y, weights: dict, loss_fn=None):
+    """One forward pass, one scalar loss, one backward pass (`tf.GradientTape`).
 
-    Each sequence has `length + 2` random bits `x_0 ... x_{T+1}` (T = `length`), shape
-    `(n, T + 2, 1)`. The labels are for the T inner steps: `y_t = x_{t-1} XOR x_{t+1}`, shape
-    `(n, T, 1)`. The forward direction at step t has read `x_0 ... x_t`: it knows the left
-    neighbour but not the right one, and the label is independent of everything it has read
-    (`x_{t+1}` is a fair coin). The backward direction at step t, likewise, knows only the right
-    neighbour. A model must crop the first and last step of its per-step outputs (e.g.
-    `keras.layers.Cropping1D((1, 1))`) to line them up with the labels.
-
-    Returns an object with x_/y_ train, val and test arrays (float32), and `length`.
+    Returns `(loss, gradients)`: the loss as a float and `{key: gradient}` (NumPy arrays)
+    for the variables in `weights` (e.g. from `direction_weights`). The loss is
+    `loss_fn(y, output)` (binary cross-entropy by default); a model with several outputs
+    gets one such loss per output, summed, as Keras does when it compiles one loss per
+    output. The model runs with `training=True`, as in `fit`.
     """
-    for name, value in (("length", length), ("n_train", n_train), ("n_val", n_val),
-                        ("n_test", n_test)):
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}: pass e.g. "
-                             f"{name}=30.")
+    loss_fn = loss_fn or keras.losses.BinaryCrossentropy()
+    with tf.GradientTape() as tape:
+        outputs = model(x, training=True)
+        if isinstance(outputs, (list, tuple)):
+            loss = ops.sum(ops.stack([loss_fn(y, output) for output in outputs]))
+        else:
+            loss = loss_fn(y, outputs)
+    grads = tape.gradient(loss, list(weights.values()))
+    return float(loss), {
+        key: (np.zeros(w.shape, "float32") if g is None else ops.convert_to_numpy(g))
+        for (key, w), g in zip(weights.items(), grads, strict=True)
+    }
+
+
+def randomize_weights(layer, seed: int, scale: float = 0.5) -> None:
+    """Give every weight of `layer` new values drawn from N(0, scale^2), biases included."""
     rng = np.random.default_rng(seed)
-
-    def split(n):
-        x = rng.integers(0, 2, size=(n, length + 2)).astype("float32")
-        y = np.logical_xor(x[:, :-2], x[:, 2:]).astype("float32")
-        return x[..., None], y[..., None]
-
-    (xt, yt), (xv, yv), (xs, ys) = split(n_train), split(n_val), split(n_test)
-    return SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys,
-                           length=length)
+    layer.set_weights(
+        [rng.normal(0.0, scale, w.shape).astype("float32") for w in layer.get_weights()]
+    )
 
 
-def neighbours(x) -> tuple[np.ndarray, np.ndarray]:
-    """For `neighbour_xor_data` inputs: the left and the right neighbour bit of every inner
-    step, each of shape `(n, T)` (so that `left XOR right` is the label)."""
-    bits = np.asarray(x)[..., 0]
-    return bits[:, :-2], bits[:, 2:]
+def copy_model(model):
+    """A new model with the same architecture and the same weights (separate variables)."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
-def sub_model(model: keras.Model, layer: str, trainable: bool = True) -> keras.Model:
-    """The part of the functional `model` from its input to the *input* of its layer named
-    `layer` (e.g. `"logit"`'s input is the hidden layer; use it to read states or logits).
-    Shares `model`'s layers; `trainable=False` freezes them (in `model` too; the default
-    leaves them as they are)."""
-    part = keras.Model(model.inputs, model.get_layer(layer).input, name=f"{model.name}_{layer}")
-    if not trainable:
-        part.trainable = False
-    return part
+def two_loss_twin(model, bidirectional: str = "birnn"):
+    """The plan "each direction with its own loss", made from a bidirectional classifier.
+
+    `model` is `Input -> Embedding -> bidirectional layer (merge_mode "concat", one output
+    per sequence) -> Dense(1)`, and `bidirectional` the name of its bidirectional layer.
+    The twin has the same embedding and copies of the same forward and backward layers,
+    with the same weights, but no merge: each direction gets its own `Dense(1)` head,
+    initialised with its half of the classifier's head, so the twin has two outputs
+    `[p_forward, p_backward]` and is trained with two losses, one per direction.
+    The recurrent layers of the twin are named "forward_rnn" and "backward_rnn".
+    """
+    bi = model.get_layer(bidirectional)
+    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+    head = model.layers[-1]
+    units = bi.forward_layer.units
+
+    inputs = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype)
+    twin_embedding = keras.layers.Embedding.from_config(
+        {**embedding.get_config(), "name": "embedding"})
+    embedded = twin_embedding(inputs)
+    outputs = []
+    for direction, layer in (("forward", bi.forward_layer), ("backward", bi.backward_layer)):
+        rnn = layer.__class__.from_config({**layer.get_config(), "name": f"{direction}_rnn"})
+        outputs.append(keras.layers.Dense(1, activation="sigmoid", name=f"{direction}_head")(
+            rnn(embedded)))
+    twin = keras.Model(inputs, outputs, name="two_loss_twin")
+
+    twin_embedding.set_weights(embedding.get_weights())
+    twin.get_layer("forward_rnn").set_weights(bi.forward_layer.get_weights())
+    twin.get_layer("backward_rnn").set_weights(bi.backward_layer.get_weights())
+    kernel, bias = head.get_weights()
+    twin.get_layer("forward_head").set_weights([kernel[:units], bias])
+    twin.get_layer("backward_head").set_weights([kernel[units:], bias])
+    return twin
 
 
-def evaluate_once(model: keras.Model, data, batch_size: int = 512) -> float:
-    """Accuracy of `model` on `data.x_test` (one pass; call it once per model)."""
-    with quiet_retracing():
-        p = model.predict(data.x_test, batch_size=batch_size, verbose=0)
-    return float(np.mean((p > 0.5) == (np.asarray(data.y_test) > 0.5)))
+def backward_weights_effect(model, layers, x, y, seed: int) -> dict:
+    """What giving the backward direction other weights changes in `model`'s loss and gradients.
 
+    `layers(model)` returns `(forward_layer, backward_layer)` of `model` (or of a copy of
+    it). The loss and the direction gradients are computed once on `model`, then on a copy
+    of it whose backward layer has random weights (`randomize_weights(..., seed)`).
 
-def linear_probe(states_train, target_train, states_val, target_val) -> float:
-    """How well a *linear* read-out recovers `target` (0/1) from `states`: least squares
-    with a bias on the training states, thresholded at 0.5, accuracy on the validation
-    states. `states_*` have shape `(..., units)`, `target_*` the same leading shape."""
-    def design(states):
-        states = np.asarray(states, dtype="float64")
-        flat = states.reshape(-1, states.shape[-1])
-        return np.c_[flat, np.ones(len(flat))]
-
-    w = np.linalg.lstsq(design(states_train), np.asarray(target_train).reshape(-1),
-                        rcond=None)[0]
-    return float(np.mean((design(states_val) @ w > 0.5) == (np.asarray(target_val).reshape(-1)
-                                                            > 0.5)))
-
-
-def plot_needs_both(results: pd.DataFrame, order: Sequence[str]):
-    """Test accuracy per variant on the needs-both task, one dot per seed, chance at 0.5."""
-    fig, ax = plt.subplots(figsize=(7, 3))
-    sns.stripplot(data=results, y="variant", x="test_accuracy", hue="seed", order=order,
-                  ax=ax, palette="colorblind", size=8, jitter=0.15)
-    ax.axvline(0.5, color="grey", ls="--", lw=1, label="chance")
-    ax.set(xlim=(0.4, 1.02), ylabel="", xlabel="test accuracy (per step)")
-    ax.legend(title="seed", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    return fig
+    Returns `{"loss before": ..., "loss after": ..., "forward kernel": ..., ...}`: the two
+    losses, then, for each weight of the forward direction, the `relative_change` of its
+    gradient. `model` itself is not modified.
+    """
+    changed = copy_model(model)
+    randomize_weights(layers(changed)[1], seed=seed)
+    loss_before, before = loss_and_gradients(model, x, y, direction_weights(*layers(model)))
+    loss_after, after = loss_and_gradients(changed, x, y, direction_weights(*layers(changed)))
+    effect = {"loss before": loss_before, "loss after": loss_after}
+    for key in before:
+        if key.startswith("forward"):
+            effect[key] = relative_change(before[key], after[key])
+    return effect

@@ -1,4 +1,6 @@
-"""Sentence boundaries in IMDB reviews: a token-level task for notebook 07.
+"""Tasks other than IMDB sentiment, built from the same reviews or from random bits.
+
+**Sentence boundaries in IMDB reviews**: a word-level task (notebook 07).
 
 The punctuation that ends sentences is stripped from the reviews, and every word is tagged
 with whether it sits at a sentence boundary. Which words count is the `target`:
@@ -12,13 +14,17 @@ sentence and its last word does not "end" one (both are trivial: one direction w
 from the padding alone). Labels are computed after truncation to `maxlen` words, so a label
 never depends on a word the model cannot see.
 
-    from utils.sentence_boundaries import load_tagging
+    from utils.tasks import load_tagging
     data = load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, target="edge")
     data.x_train.shape, data.y_train.shape     # (4000, 120), (4000, 120): ids, 0/1 labels
 
 Splits: test reviews come from `aclImdb/test` only; training and validation reviews from
 `aclImdb/train`, split *by movie* (the `urls_*.txt` files name each review's movie), so no
-movie has reviews on both sides of the validation split.
+movie has reviews on both sides of the validation split. `fit_and_score` trains a tagger and
+scores it with the word-level F1 (`utils.maths.f1_score`) at a threshold chosen on validation.
+
+**The needs-both task** (notebook 08): `neighbour_xor_data` draws random bit sequences whose
+label at step t is x[t-1] XOR x[t+1]; neither direction alone can predict it.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from .data import ensure_imdb, movie_ids
+from .maths import accuracy, best_threshold, f1_score
 
 TARGETS = ("end", "start", "edge")
 
@@ -231,32 +239,8 @@ def load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, vocab_size=1
 
 
 # ---------------------------------------------------------------------------------------
-# Scores
+# Training and scoring a tagger
 # ---------------------------------------------------------------------------------------
-
-
-def f1_score(labels, probabilities, mask, threshold=0.5) -> float:
-    """F1 of class 1 over the real words (`mask` true): 2 TP / (2 TP + FP + FN)."""
-    labels = np.asarray(labels)[np.asarray(mask, bool)].astype(bool)
-    predicted = np.asarray(probabilities)[np.asarray(mask, bool)] >= threshold
-    tp = np.sum(labels & predicted)
-    denominator = 2 * tp + np.sum(~labels & predicted) + np.sum(labels & ~predicted)
-    return float(2 * tp / denominator) if denominator else 0.0
-
-
-def accuracy(labels, probabilities, mask, threshold=0.5) -> float:
-    """Share of the real words whose 0/1 prediction is right."""
-    mask = np.asarray(mask, bool)
-    predicted = np.asarray(probabilities)[mask] >= threshold
-    return float(np.mean(predicted == np.asarray(labels)[mask].astype(bool)))
-
-
-def best_threshold(labels, probabilities, mask, grid=None) -> tuple[float, float]:
-    """The threshold of `grid` (default 0.05, 0.10, ..., 0.95) with the highest F1, and that F1."""
-    grid = np.round(np.arange(0.05, 0.96, 0.05), 2) if grid is None else grid
-    scores = [f1_score(labels, probabilities, mask, t) for t in grid]
-    best = int(np.argmax(scores))
-    return float(grid[best]), float(scores[best])
 
 
 def fit_and_score(model, data: TaggingData, epochs: int, batch_size: int = 64,
@@ -313,43 +297,43 @@ def gap_table(results, one_direction=("forward only", "backward only")):
 
 
 # ---------------------------------------------------------------------------------------
-# Plots
+# The needs-both task: each step's label is the XOR of its two neighbours (notebook 08)
 # ---------------------------------------------------------------------------------------
 
 
-def plot_review(words, labels, probabilities: dict, threshold: dict | None = None, title=""):
-    """Each model's probability of a boundary at every word of one review, the true boundary
-    words shaded; `probabilities` maps a model's name to its per-word values."""
-    import matplotlib.pyplot as plt
+def neighbour_xor_data(length: int = 30, n_train: int = 2000, n_val: int = 500,
+                       n_test: int = 1000, seed: int = 0) -> SimpleNamespace:
+    """Random bit sequences whose label at each step needs both sides together.
 
-    n = len(words)
-    fig, axes = plt.subplots(len(probabilities), 1, figsize=(max(8, 0.22 * n), 1.6 * len(
-        probabilities) + 1.2), sharex=True, squeeze=False)
-    for ax, (name, p) in zip(axes[:, 0], probabilities.items(), strict=True):
-        for t in np.flatnonzero(labels):
-            ax.axvspan(t - 0.5, t + 0.5, color="tab:green", alpha=0.25, lw=0)
-        ax.bar(np.arange(n), p[:n], color="tab:blue", width=0.7)
-        if threshold and name in threshold:
-            ax.axhline(threshold[name], color="black", lw=0.8, ls="--")
-        ax.set_ylim(0, 1)
-        ax.set_ylabel(name, rotation=0, ha="right", va="center")
-    axes[-1, 0].set_xticks(np.arange(n), words, rotation=90, fontsize=8)
-    axes[-1, 0].set_xlim(-0.5, n - 0.5)
-    axes[0, 0].set_title(title or "P(boundary) per word; true boundary words shaded green")
-    fig.tight_layout()
-    return fig
+    Each sequence has `length + 2` random bits `x_0 ... x_{T+1}` (T = `length`), shape
+    `(n, T + 2, 1)`. The labels are for the T inner steps: `y_t = x_{t-1} XOR x_{t+1}`, shape
+    `(n, T, 1)`. The forward direction at step t has read `x_0 ... x_t`: it knows the left
+    neighbour but not the right one, and the label is independent of everything it has read
+    (`x_{t+1}` is a fair coin). The backward direction at step t, likewise, knows only the right
+    neighbour. A model must crop the first and last step of its per-step outputs (e.g.
+    `keras.layers.Cropping1D((1, 1))`) to line them up with the labels.
+
+    Returns an object with x_/y_ train, val and test arrays (float32), and `length`.
+    """
+    for name, value in (("length", length), ("n_train", n_train), ("n_val", n_val),
+                        ("n_test", n_test)):
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}: pass e.g. "
+                             f"{name}=30.")
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        x = rng.integers(0, 2, size=(n, length + 2)).astype("float32")
+        y = np.logical_xor(x[:, :-2], x[:, 2:]).astype("float32")
+        return x[..., None], y[..., None]
+
+    (xt, yt), (xv, yv), (xs, ys) = split(n_train), split(n_val), split(n_test)
+    return SimpleNamespace(x_train=xt, y_train=yt, x_val=xv, y_val=yv, x_test=xs, y_test=ys,
+                           length=length)
 
 
-def plot_f1(results, order=None):
-    """Test F1 of every variant, one dot per seed, the mean as a bar."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    order = order or list(results.groupby("variant")["test_f1"].mean().sort_values().index)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    sns.barplot(results, x="variant", y="test_f1", order=order, errorbar=None, alpha=0.5, ax=ax)
-    sns.stripplot(results, x="variant", y="test_f1", order=order, color="black", ax=ax)
-    ax.set_ylabel("test F1 (boundary words)")
-    ax.set_xlabel("")
-    fig.tight_layout()
-    return fig
+def neighbours(x) -> tuple[np.ndarray, np.ndarray]:
+    """For `neighbour_xor_data` inputs: the left and the right neighbour bit of every inner
+    step, each of shape `(n, T)` (so that `left XOR right` is the label)."""
+    bits = np.asarray(x)[..., 0]
+    return bits[:, :-2], bits[:, 2:]

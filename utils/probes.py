@@ -1,4 +1,4 @@
-"""What each direction of a trained bidirectional RNN has read, and what it would predict.
+"""Probes: what each direction of a trained model has read, and what it would predict.
 
 A bidirectional classifier `Embedding -> Bidirectional(RNN, concat) -> Dense(1, sigmoid)`
 trained with `return_sequences=False` only ever shows its head two vectors: the forward
@@ -7,7 +7,7 @@ h^b_1 (it has read T..1). The head computes
 
     p = sigmoid(w_f . h^f_T + w_b . h^b_1 + b),    head kernel = [w_f ; w_b].
 
-This module opens the model up (notebook 06):
+This module opens the model up (notebook 06, and the separately trained directions of 08):
 
 - `step_states_model(model)`: the same two RNNs (copies with the same weights) with
   `return_sequences=True`, so every step's state comes out: h^f_t has read tokens 1..t,
@@ -20,26 +20,27 @@ This module opens the model up (notebook 06):
   is absent, and its term is replaced by a stand-in c (0, or its average over reviews,
   `mean_terms`), a situation the head never saw during training.
 - `reading_check`, `late_turn_candidates`, `accuracy_by_fraction_read`: checks and summaries.
-- `run_padding_grid`: pre- vs post-padding, with and without a mask, for forward-only,
-  backward-only and bidirectional models (a 3 x 2 x 2 grid of trainings via `run_grid`).
+- Two separately trained directions (notebook 08): `logits`, `joint_states` (their final
+  states side by side), `error_signals` (the error p - y each direction receives, under its
+  own loss and under one loss), `forward_gradient_one_loss` / `forward_gradient_two_losses`,
+  `sub_model` and `linear_probe` (can a linear model read a quantity from frozen states?).
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
+import tensorflow as tf
 
-from .experiments import run_grid, save_results
 from .layers import bidirectional_layer
-from .models import final_states, sentiment_model
+from .maths import sigmoid
+from .models import final_states
 from .notebook import quiet_retracing
-from .reference import sigmoid
 
 #: Phrases of a review whose sentiment may turn late (searched in the decoded test reviews).
 LATE_TURN_PHRASES = (
@@ -339,155 +340,163 @@ def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LA
                              ignore_index=True)
 
 
-def plot_direction_predictions(words: Sequence[str], p_f, p_b, p_model: float, title: str = ""):
-    """Each direction's prediction so far along one review's words: lines, and a heatmap."""
-    n = len(words)
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(max(8.0, 0.17 * n), 5.5), sharex=True,
-        gridspec_kw={"height_ratios": [3, 1]},
-    )
-    x = np.arange(n) + 0.5
-    frame = pd.DataFrame({"position": np.tile(x, 2), "P(positive)": np.concatenate([p_f, p_b]),
-                          "direction": np.repeat(["forward (read 1..t)", "backward (read t..T)"],
-                                                 n)})
-    sns.lineplot(data=frame, x="position", y="P(positive)", hue="direction", marker="o",
-                 markersize=3, ax=top)
-    top.axhline(0.5, color="grey", lw=0.8, ls=":")
-    top.axhline(p_model, color="k", lw=1, ls="--", label=f"the model (both): {p_model:.2f}")
-    top.legend(loc="best", fontsize=8)
-    top.set(ylim=(0, 1), title=title, ylabel="prediction so far")
-    sns.heatmap(np.vstack([p_f, p_b]), ax=bottom, cmap="vlag", vmin=0, vmax=1, center=0.5,
-                cbar=False, yticklabels=["forward", "backward"])
-    bottom.set_xticks(x)
-    bottom.set_xticklabels(words, rotation=90, fontsize=7)
-    bottom.tick_params(axis="y", rotation=0)
-    bottom.set_xlabel("")
-    fig.tight_layout()
-    return fig
-
-
-def plot_accuracy_by_fraction(frame: pd.DataFrame, model_accuracy: float):
-    """Accuracy of each direction alone against the fraction of the review it has read."""
-    fig, ax = plt.subplots()
-    sns.lineplot(data=frame, x="fraction read", y="accuracy", hue="direction", marker="o", ax=ax)
-    ax.axhline(model_accuracy, color="k", ls="--", lw=1, label="the model (both, all words)")
-    ax.axhline(0.5, color="grey", ls=":", lw=0.8, label="chance")
-    ax.legend(loc="lower right")
-    ax.set(title="What each direction alone would predict, as it reads",
-           xlabel="fraction of the review this direction has read",
-           ylabel="accuracy of its prediction so far")
-    return fig
-
-
 # ---------------------------------------------------------------------------------------
-# 3. The padding grid: 3 kinds of model x 2 padding sides x mask or not
+# 3. Two separately trained directions (notebook 08): logits, states, error signals, probes
 # ---------------------------------------------------------------------------------------
 
-DIRECTIONS = {"forward": "forward only", "backward": "backward only", "both": "bidirectional"}
 
-
-def variant_name(direction: str, padding: str, mask: bool) -> str:
-    return f"{DIRECTIONS[direction]} | {padding} | {'masked' if mask else 'not masked'}"
-
-
-def padding_builders(padding: str, models: dict | None = None, masked: bool = True,
-                     **sizes) -> dict:
-    """Builders (name -> fn) for the 3 kinds of model, unmasked and (if `masked`) masked, for
-    one padding side.
-
-    `sizes` go to `sentiment_model` (units, embed_dim, vocab_size, maxlen, cell). If
-    `models` is a dict, each builder also appends the model it builds to the list
-    `models[variant name]`, so after `run_grid` it holds the trained models, one per seed,
-    in the order of the seeds.
-    """
-    def builder(direction, mask, name):
-        def build():
-            model = sentiment_model(direction, mask=mask, **sizes)
-            if models is not None:
-                models.setdefault(name, []).append(model)
-            return model
-        return build
-
-    masks = (True, False) if masked else (False,)
-    return {name: builder(direction, mask, name)
-            for direction in DIRECTIONS for mask in masks
-            for name in [variant_name(direction, padding, mask)]}
-
-
-def run_padding_grid(data_by_padding: dict, seeds: Sequence[int], epochs: int,
-                     batch_size: int = 128, name: str | None = "padding", progress: bool = True,
-                     masked_sides: Sequence[str] = ("post", "pre"),
-                     **sizes) -> tuple[pd.DataFrame, dict]:
-    """Train every (model kind, padding side, mask) variant with `run_grid`.
-
-    `data_by_padding` maps "post"/"pre" to the same reviews padded on that side. Masked
-    models are trained on the sides in `masked_sides` only: a masked model computes the same
-    function whichever side the padding is on (`padding_side_gap` checks it), so one side
-    may be enough. Returns the
-    results (run_grid's columns plus `direction`, `padding`, `mask`), written to
-    `results/<name>.csv`, and the trained models: variant name -> one model per seed.
-    """
-    models, frames = {}, []
-    for padding, data in data_by_padding.items():
-        builders = padding_builders(padding, models, masked=padding in masked_sides, **sizes)
-        frames.append(run_grid(builders, data, seeds, epochs, batch_size=batch_size,
-                               progress=progress))
-    results = pd.concat(frames, ignore_index=True)
-    parts = results.variant.str.split(" | ", regex=False)
-    results.insert(1, "direction", parts.str[0])
-    results.insert(2, "padding", parts.str[1])
-    results.insert(3, "mask", parts.str[2])
-    if name is not None:
-        save_results(results, name)
-    return results, models
-
-
-def padding_side_gap(model: keras.Model, ids_a, ids_b, batch_size: int = 512) -> float:
-    """Largest difference between `model`'s predictions on `ids_a` and on `ids_b`.
-
-    With the same reviews padded on the two sides, a masked model gives 0 (up to rounding):
-    padded steps are skipped, so the side the zeros are on cannot matter.
-    """
+def logits(model: keras.Sequential, x, batch_size: int = 512) -> np.ndarray:
+    """The head's input times its weights plus its bias, before the sigmoid: one per review."""
     with quiet_retracing():
-        a = model.predict(ids_a, batch_size=batch_size, verbose=0)
-        b = model.predict(ids_b, batch_size=batch_size, verbose=0)
-    return float(np.abs(a - b).max())
+        states = final_states(model).predict(x, batch_size=batch_size, verbose=0)
+    w, b = model.get_layer("head").get_weights()
+    return (states @ w + b)[:, 0]
 
 
-def padding_table(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
-    """The grid as a table: one row per model kind, columns (mask, padding), mean over seeds."""
-    table = results.pivot_table(index="direction", columns=["mask", "padding"], values=metric)
-    return table.reindex(list(DIRECTIONS.values()))
+def joint_states(forward, backward, x, batch_size: int = 512) -> np.ndarray:
+    """`[h_f; h_b]` for every review of `x`: the two models' final states side by side."""
+    with quiet_retracing():
+        return np.concatenate([final_states(model).predict(x, batch_size=batch_size, verbose=0)
+                               for model in (forward, backward)], axis=1)
 
 
-def padding_costs(results: pd.DataFrame) -> pd.DataFrame:
-    """What leaving the mask out costs, seed by seed: one row per seed, one column per kind of
-    model and padding side, `masked accuracy - unmasked accuracy` (a paired difference: the
-    same seed, the same reviews). A masked model computes the same function on either side, so
-    where only one side was trained masked, that model is the reference for both sides."""
-    wide = results.pivot_table(index="seed", columns="variant", values="test_accuracy")
-    costs = {}
-    for kind in DIRECTIONS.values():
-        trained = [side for side in ("post", "pre") if f"{kind} | {side} | masked" in wide]
-        for side in ("post", "pre"):
-            reference = side if side in trained else trained[0]
-            costs[f"{kind}, {side}"] = (wide[f"{kind} | {reference} | masked"]
-                                        - wide[f"{kind} | {side} | not masked"])
-    return pd.DataFrame(costs)
+def linear_probe(states_train, target_train, states_val, target_val) -> float:
+    """How well a *linear* read-out recovers `target` (0/1) from `states`: least squares
+    with a bias on the training states, thresholded at 0.5, accuracy on the validation
+    states. `states_*` have shape `(..., units)`, `target_*` the same leading shape."""
+    def design(states):
+        states = np.asarray(states, dtype="float64")
+        flat = states.reshape(-1, states.shape[-1])
+        return np.c_[flat, np.ones(len(flat))]
+
+    w = np.linalg.lstsq(design(states_train), np.asarray(target_train).reshape(-1),
+                        rcond=None)[0]
+    return float(np.mean((design(states_val) @ w > 0.5) == (np.asarray(target_val).reshape(-1)
+                                                            > 0.5)))
 
 
-def plot_padding_grid(results: pd.DataFrame):
-    """Test accuracy of the 12 variants: model kind x padding side, masked or not."""
-    grid = sns.catplot(data=results, kind="bar", x="direction", y="test_accuracy",
-                       hue="padding", col="mask", col_order=["masked", "not masked"],
-                       sharex=False,
-                       order=list(DIRECTIONS.values()), hue_order=["post", "pre"],
-                       errorbar=("pi", 100) if results.seed.nunique() > 1 else None,
-                       alpha=0.6,
-                       height=3.8, aspect=1.2)
-    grid.set_titles("{col_name}")
-    for ax in grid.axes.flat:
-        ax.axhline(0.5, color="grey", ls=":", lw=1)
-        ax.set(ylim=(0.4, 1), xlabel="", ylabel="test accuracy")
-    grid.figure.suptitle("Padding side x masking, for each kind of RNN", y=1.03)
-    return grid.figure
+def sub_model(model: keras.Model, layer: str, trainable: bool = True) -> keras.Model:
+    """The part of the functional `model` from its input to the *input* of its layer named
+    `layer` (e.g. `"logit"`'s input is the hidden layer; use it to read states or logits).
+    Shares `model`'s layers; `trainable=False` freezes them (in `model` too; the default
+    leaves them as they are)."""
+    part = keras.Model(model.inputs, model.get_layer(layer).input, name=f"{model.name}_{layer}")
+    if not trainable:
+        part.trainable = False
+    return part
+
+
+def error_signals(forward, backward, x, y, batch_size: int = 512) -> pd.DataFrame:
+    """The error `dL/dz = p - y` each direction receives, per review, under each loss.
+
+    `forward` and `backward` are the two trained models of (b). With their logits `z_f`
+    and `z_b` on the same reviews:
+
+    - *own loss* (the plan): the forward RNN receives `sigmoid(z_f) - y`, the backward RNN
+      `sigmoid(z_b) - y`; each depends on one direction only.
+    - *one loss* (as in (a), for the same two RNNs joined by the concat and the two heads
+      side by side, i.e. `combine_at_test_time`): both receive `sigmoid(z_f + z_b) - y`.
+
+    The gradient that reaches a direction's final state is this number times that
+    direction's half of the head, `(p - y) w_f` (divided by the batch size for a mean loss).
+    Returns one row per review: label, both logits, and the three signals.
+    """
+    y = np.asarray(y, dtype=float).reshape(-1)
+    z_f, z_b = logits(forward, x, batch_size), logits(backward, x, batch_size)
+    return pd.DataFrame({
+        "label": y.astype(int), "z_forward": z_f, "z_backward": z_b,
+        "own loss, forward": _sigmoid(z_f) - y,
+        "own loss, backward": _sigmoid(z_b) - y,
+        "one loss, both": _sigmoid(z_f + z_b) - y,
+    })
+
+
+def signals_long(signals: pd.DataFrame, confident: float = 0.9) -> pd.DataFrame:
+    """`error_signals` as one row per (review, direction), for a scatter plot.
+
+    Columns: review (the row of `signals`), label, direction, `own loss` (what that
+    direction receives under the plan), `one loss` (what it receives under one loss), and
+    `other direction` ("confidently right" when the *other* direction alone gives the true
+    class a probability above `confident`).
+    """
+    frames = []
+    for direction, other in (("forward", "backward"), ("backward", "forward")):
+        p_other_true = 1 - np.abs(signals[f"own loss, {other}"])  # probability of the label
+        frames.append(pd.DataFrame({
+            "review": signals.index, "label": signals["label"], "direction": direction,
+            "own loss": signals[f"own loss, {direction}"],
+            "one loss": signals["one loss, both"],
+            "other direction": np.where(p_other_true > confident, "confidently right",
+                                        "not confident or wrong"),
+        }))
+    long = pd.concat(frames, ignore_index=True)
+    # The rarer "confidently right" dots last, so that they are drawn on top.
+    return long.sort_values("other direction", key=lambda s: s == "confidently right",
+                            kind="stable", ignore_index=True)
+
+
+def starved(long: pd.DataFrame, own_above: float = 0.5, one_below: float = 0.25) -> pd.DataFrame:
+    """The rows of `signals_long` where one loss hardly trains a direction that its own loss
+    would push hard: the direction alone is wrong (`|own loss| > own_above`, 0.5 means it
+    puts the review on the wrong side) but the joint prediction is nearly right
+    (`|one loss| < one_below`), because the other direction carries the review."""
+    return long[(long["own loss"].abs() > own_above) & (long["one loss"].abs() < one_below)]
+
+
+def _rnn_layer(model):
+    """The one recurrent layer of a one-direction `sentiment_model`."""
+    return model.layers[1]
+
+
+@dataclass
+class GradientProbe:
+    """One loss evaluation: the loss, the probabilities, and d loss / d forward RNN weights."""
+
+    loss: float
+    probabilities: np.ndarray
+    gradients: list[np.ndarray]
+
+
+def _bce(y, p):
+    return keras.ops.mean(keras.losses.binary_crossentropy(y, p))
+
+
+def forward_gradient_one_loss(model, x, y) -> GradientProbe:
+    """Setup (a): the one loss and its gradient w.r.t. the forward RNN's weights."""
+    forward_rnn = bidirectional_layer(model).forward_layer
+    y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
+    with tf.GradientTape() as tape:
+        p = model(x, training=True)
+        loss = _bce(y, p)
+    grads = tape.gradient(loss, forward_rnn.trainable_weights)
+    return GradientProbe(float(loss), keras.ops.convert_to_numpy(p)[:, 0],
+                         [keras.ops.convert_to_numpy(g) for g in grads])
+
+
+def forward_gradient_two_losses(forward, backward, x, y) -> GradientProbe:
+    """Setup (b): the plan's objective, `L_f + L_b` (two separate models trained on their own
+    losses minimise exactly this sum), and its gradient w.r.t. the forward RNN's weights.
+
+    `probabilities` are the forward model's. Also checks that the sum has no path at all
+    to the backward model's weights through the forward loss: `L_f`'s gradient w.r.t. them
+    is `None`.
+    """
+    forward_rnn = _rnn_layer(forward)
+    y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
+    with tf.GradientTape(persistent=True) as tape:
+        p_f = forward(x, training=True)
+        loss_f = _bce(y, p_f)
+        loss = loss_f + _bce(y, backward(x, training=True))
+    grads = tape.gradient(loss, forward_rnn.trainable_weights)
+    unconnected = tape.gradient(loss_f, backward.trainable_weights)
+    del tape
+    if any(g is not None for g in unconnected):
+        raise AssertionError("the forward loss reached the backward model's weights")
+    return GradientProbe(float(loss), keras.ops.convert_to_numpy(p_f)[:, 0],
+                         [keras.ops.convert_to_numpy(g) for g in grads])
+
+
+def _sigmoid(z):
+    """The plain formula 1 / (1 + exp(-z)), whose float32 rounding the tests reproduce;
+    `utils.maths.sigmoid` is the overflow-safe form, which rounds differently."""
+    return 1 / (1 + np.exp(-z))

@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.sentence_boundaries import (
-    best_threshold,
+from utils.maths import best_threshold, f1_score
+from utils.tasks import (
     encode,
-    f1_score,
     gap_table,
     load_tagging,
     recall_by_kind,

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.stats import VERDICTS, bootstrap_ci, compare_to_baseline, mean_and_std
+from utils.experiments import VERDICTS, bootstrap_ci, compare_to_baseline, mean_and_std
 
 
 def fake_results(per_variant: dict) -> pd.DataFrame:

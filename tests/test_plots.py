@@ -12,11 +12,8 @@ import pytest  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 from matplotlib.path import Path  # noqa: E402
 
-from utils.diagrams import (  # noqa: E402
-    draw_unrolled_birnn,
-    gradient_norm_frame,
-    plot_gradient_norms,
-)
+from utils.plots import draw_unrolled_birnn, plot_gradient_norms  # noqa: E402
+from utils.reference import gradient_norm_frame  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

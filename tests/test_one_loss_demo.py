@@ -8,19 +8,21 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from utils.birnn_demo import (  # noqa: E402
+from utils.layers import (  # noqa: E402
     MERGE_LAYERS,
+    HandmadeBidirectional,  # noqa: E402
     ReverseTime,
+    direction_weights,
+    merge_all,
+    running_sum_rnn,
+)
+from utils.two_losses import (  # noqa: E402
     backward_weights_effect,
     copy_model,
-    direction_weights,
     loss_and_gradients,
-    merge_all,
     randomize_weights,
-    running_sum_rnn,
     two_loss_twin,
 )
-from utils.layers import HandmadeBidirectional  # noqa: E402
 
 VOCAB, MAXLEN, EMBED, UNITS, BATCH = 20, 7, 4, 3, 6
 
