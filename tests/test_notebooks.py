@@ -2,9 +2,9 @@
 
 Quick mode goes through each notebook's `parameters` cell: for every parameter a notebook
 declares whose name is in QUICK, the test passes the small value instead. A new notebook
-in notebooks/ is picked up by the glob, with no edit here. The executed copy is written
-to a temporary folder and figures/results go to a temporary results folder, so the
-committed notebooks and results/ are never touched.
+in notebooks/ or notebooks/solutions/ is picked up by the glob, with no edit here. The
+executed copy is written to a temporary folder and figures/results go to a temporary results
+folder, so the committed notebooks and results/ are never touched.
 """
 
 import json
@@ -13,9 +13,9 @@ import papermill as pm
 import pytest
 
 from utils import ROOT
-from utils.run_notebooks import quick_parameters  # shared with `make lab-run`
+from utils.run_notebooks import all_notebooks, quick_parameters  # shared with `make lab-run`
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = all_notebooks()  # the numbered notebooks, then notebooks/solutions/
 
 def test_every_notebook_has_a_parameters_cell_first():
     assert NOTEBOOKS, "no notebooks found"

@@ -80,12 +80,9 @@ class ImdbDataError(RuntimeError):
 
 
 @dataclass
-class ImdbData:
-    """Integer-encoded, padded IMDB reviews and the vocabulary that encodes them.
-
-    `x_*` have shape (reviews, maxlen) and dtype int32, 0 meaning padding;
-    `y_*` hold 0 (negative) or 1 (positive); `vocabulary[i]` is the word with index i.
-    """
+class Splits:
+    """Inputs `x_*` and labels `y_*` of the training, validation and test splits (the fields
+    every dataset of the collection starts with: `ImdbData`, `utils.tasks.TaggingData`)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -93,6 +90,16 @@ class ImdbData:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+
+@dataclass
+class ImdbData(Splits):
+    """Integer-encoded, padded IMDB reviews and the vocabulary that encodes them.
+
+    `x_*` have shape (reviews, maxlen) and dtype int32, 0 meaning padding;
+    `y_*` hold 0 (negative) or 1 (positive); `vocabulary[i]` is the word with index i.
+    """
+
     vocabulary: list[str]
     params: dict
     movie_train: np.ndarray | None = None  # the IMDb id (e.g. "tt0453418") of each review

@@ -6,7 +6,7 @@
 It computes exactly what `keras.layers.Bidirectional(keras.layers.SimpleRNN(units))` computes,
 with the same weights in the same order (`set_weights(bidirectional.get_weights())` carries
 over), with less work on a CPU, where a SimpleRNN step is a tiny matrix product and most of the
-time goes to the per-step overhead of the loop. Three changes (notebook 04 times the result):
+time goes to the per-step overhead of the loop. Four changes (notebook 04 times the result):
 
 1. *One input projection for every step.* x_t W + b does not depend on the state, so it is
    computed for all t and both directions in one matrix product before the loop; the loop
@@ -14,10 +14,16 @@ time goes to the per-step overhead of the loop. Three changes (notebook 04 times
 2. *Both directions in one loop.* Step t of the loop advances the forward state on x_t and
    the backward state on x_{T+1-t}. The two states sit side by side, [h^f ; h^b], and the two
    recurrent matrices on the diagonal of one block-diagonal matrix, so a step is one matrix
-   product, one tanh, and one masked update for both directions.
-3. *A hand-written backward pass* (`tf.custom_gradient`): backpropagation through time as in
-   notebook 02, one loop running backwards with one matrix product per step; the gradient of
-   the recurrent matrices is then one matrix product over all steps at once.
+   product and one tanh for both directions.
+3. *No mask inside the loop.* A masked step keeps the state, which is the same as skipping
+   it. So before the loop each row's real steps are moved to its end, in each direction's
+   reading order, and its padding to the start as zero inputs, which keep h = h_0 = 0
+   (`_packing`). The loop is then h_t = tanh(z_t + h_{t-1} U) with no mask; the states are
+   moved back to their steps' places afterwards.
+4. *A hand-written backward pass* (`tf.custom_gradient`): backpropagation through time as in
+   notebook 02, one loop running backwards with one matrix product per step (tanh' for all
+   steps is computed before it); the gradient of the recurrent matrices is then one matrix
+   product over all steps at once.
 
 The equations, with m_t = 1 at a real step and 0 at padding (a padded step keeps the state):
 
@@ -25,12 +31,13 @@ The equations, with m_t = 1 at a real step and 0 at padding (a padded step keeps
 
 The backward direction runs the same recurrence on the reversed sequence with its own W, U, b.
 
-Measured on this project's 2-core CPU, shared with other programs (IMDB, 300 tokens, batch 128,
-32 units, 40 batches, medians of alternating epochs in one process): TensorFlow's own gradient
-of the loop instead of the hand-written one, 4.2 s per epoch against 2.8 s (CPU time 2.9 s
-against 2.5 s); 4 steps per loop iteration instead of 1, 2.6 s against 2.8 s (CPU 2.3 s
-against 2.5 s; 8 steps: no better than 4). Not kept, as no faster: XLA on the loop
-(`jit_compile=True`), and a backward loop with its step-independent factors computed before it.
+Measured on this project's 2-core CPU (IMDB-like data, 300 tokens, batch 128, 32 units, 40
+batches, medians of alternating epochs in one process): TensorFlow's own gradient of the loop
+instead of the hand-written one, 4.2 s per epoch against 2.8 s; 4 steps per loop iteration
+instead of 1, 2.6 s against 2.8 s (8 steps: no better than 4). Moving the mask out of the loop
+(change 3) took one thread's time for the whole epoch from 2.16 s to 2.07 s (Keras's
+`Bidirectional`: 2.52 s) and the CPU time of a default run by about 10 %. Not kept, as no
+faster: XLA on the loop (`jit_compile=True`), and a single loop over the whole batch.
 """
 
 from __future__ import annotations
@@ -53,16 +60,18 @@ STEPS_PER_ITERATION = 4
 
 
 def _chunks(x, steps, padded, k):
-    """(T, ...) -> a TensorArray of (k, ...) chunks, zero-padded at the end to `padded` steps."""
-    x = tf.pad(x, [[0, padded - steps]] + [[0, 0]] * (len(x.shape) - 1))
+    """(T, ...) -> a TensorArray of (k, ...) chunks, zero-padded at the START to `padded` steps
+    (zero inputs before the first step keep the state at h_0 = 0, so they change nothing)."""
+    x = tf.pad(x, [[padded - steps, 0]] + [[0, 0]] * (len(x.shape) - 1))
     x = tf.reshape(x, tf.concat([[padded // k, k], tf.shape(x)[1:]], 0))
     return tf.TensorArray(x.dtype, size=padded // k).unstack(x)
 
 
 def _unchunk(ta, steps):
-    """The inverse of `_chunks`: a TensorArray of (k, ...) chunks -> (T, ...)."""
+    """The inverse of `_chunks`: a TensorArray of (k, ...) chunks -> the last `steps` steps."""
     x = ta.stack()
-    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))[:steps]
+    x = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+    return x[tf.shape(x)[0] - steps:]
 
 
 #: Independent loops, each over a slice of the batch. TensorFlow runs independent loops at the
@@ -71,39 +80,37 @@ def _unchunk(ta, steps):
 PARALLEL_LOOPS = 2
 
 
-def _parallel_recurrence(z, m, u, parts=None):
+def _parallel_recurrence(z, u, parts=None):
     """`_recurrence` on `parts` slices of the batch (axis 1), run as independent loops."""
     parts = PARALLEL_LOOPS if parts is None else parts
     if parts == 1:
-        return _recurrence(z, m, u)
+        return _recurrence(z, u)
     batch = tf.shape(z)[1]
     sizes = [batch // parts] * (parts - 1)
     sizes = tf.stack([*sizes, batch - (parts - 1) * (batch // parts)])
-    slices = zip(tf.split(z, sizes, axis=1, num=parts), tf.split(m, sizes, axis=1, num=parts),
-                 strict=True)
-    return tf.concat([_recurrence(z_i, m_i, u) for z_i, m_i in slices], axis=1)
+    return tf.concat([_recurrence(z_i, u) for z_i in tf.split(z, sizes, axis=1, num=parts)],
+                     axis=1)
 
 
 @tf.custom_gradient
-def _recurrence(z, m, u):
-    """The states of the loop: h_t = m_t tanh(z_t + h_{t-1} u) + (1 - m_t) h_{t-1}, h_0 = 0.
+def _recurrence(z, u):
+    """The states of the loop: h_t = tanh(z_t + h_{t-1} u), h_0 = 0.
 
-    z: (T, B, 2U) the projected inputs, forward half in reading order, backward half
-    reversed; m: (T, B, 2U) float mask, 1 at real steps; u: (2U, 2U) block-diagonal.
-    Returns the states h_1..h_T, (T, B, 2U). Its gradient is BPTT written out by hand.
-    Each loop iteration does `STEPS_PER_ITERATION` steps; the padding steps at the end are
-    masked, so they keep the state and get no gradient.
+    z: (T, B, 2U) the projected inputs of both directions, packed (see `_packing`: padding
+    first, as zeros); u: (2U, 2U) block-diagonal. Returns the states h_1..h_T, (T, B, 2U).
+    Its gradient is BPTT written out by hand. Each loop iteration does
+    `STEPS_PER_ITERATION` steps (zero steps are added at the start to fill the first one).
     """
     k = STEPS_PER_ITERATION
     steps = tf.shape(z)[0]
     padded = (steps + k - 1) // k * k
     iterations = padded // k
-    z_ta, m_ta = _chunks(z, steps, padded, k), _chunks(m, steps, padded, k)
+    z_ta = _chunks(z, steps, padded, k)
 
     def step(i, h, h_ta):
-        zi, mi, hs = z_ta.read(i), m_ta.read(i), []
+        zi, hs = z_ta.read(i), []
         for j in range(k):
-            h = h + mi[j] * (tf.tanh(zi[j] + tf.matmul(h, u)) - h)
+            h = tf.tanh(zi[j] + tf.matmul(h, u))
             hs.append(h)
         return i + 1, h, h_ta.write(i, tf.stack(hs))
 
@@ -114,16 +121,14 @@ def _recurrence(z, m, u):
 
     def grad(d_states):
         u_t = tf.transpose(u)
-        d_ta, s_ta = _chunks(d_states, steps, padded, k), _chunks(states, steps, padded, k)
-        m_ta = _chunks(m, steps, padded, k)
+        d_ta = _chunks(d_states, steps, padded, k)
+        c_ta = _chunks(1.0 - states * states, steps, padded, k)  # tanh' at every step, at once
 
         def back_step(i, g, dz_ta):
-            di, mi, si, das = d_ta.read(i), m_ta.read(i), s_ta.read(i), [None] * k
+            di, ci, das = d_ta.read(i), c_ta.read(i), [None] * k
             for j in reversed(range(k)):
-                g = g + di[j]  # dL/dh_t: from the output at t and from step t + 1
-                da = g * mi[j] * (1.0 - si[j] * si[j])  # through tanh, only at real steps
-                g = tf.matmul(da, u_t) + g * (1.0 - mi[j])
-                das[j] = da
+                das[j] = (g + di[j]) * ci[j]  # dL/da_t = (from the output + from t + 1) tanh'
+                g = tf.matmul(das[j], u_t)  # dL/dh_{t-1} through the recurrence
             return i - 1, g, dz_ta.write(i, tf.stack(das))
 
         _, _, dz_ta = tf.while_loop(lambda i, *_: i >= 0, back_step,
@@ -134,9 +139,25 @@ def _recurrence(z, m, u):
         width = tf.shape(z)[-1]
         du = tf.matmul(tf.reshape(previous, (-1, width)), tf.reshape(dz, (-1, width)),
                        transpose_a=True)  # sum over t and the batch of h_{t-1}^T da_t
-        return dz, tf.zeros_like(m), du
+        return dz, du
 
     return states, grad
+
+
+def _packing(mask):
+    """Where each direction reads its steps from, so that the loop needs no mask.
+
+    A masked step keeps the state: it is as if the step were not there. So each row's real
+    steps are moved to the end, in reading order (forward: x_1..x_T; backward: x_T..x_1), and
+    its padding to the start, where zero inputs keep the state at h_0 = 0. `mask`: (B, T)
+    bool. Returns the source index of every packed step for each direction, (B, T) int32, and
+    the packed mask (B, T) float (0 then 1: the same for both directions).
+    """
+    as_int = tf.cast(mask, tf.int32)
+    steps = tf.shape(mask)[1]
+    forward = tf.argsort(as_int, axis=1, stable=True)  # padding first, then real in order
+    backward = steps - 1 - tf.argsort(tf.reverse(as_int, [1]), axis=1, stable=True)
+    return forward, backward, tf.sort(as_int, axis=1)
 
 
 @keras.saving.register_keras_serializable(package="birnn")
@@ -182,10 +203,6 @@ class FusedBidirectionalSimpleRNN(keras.layers.Layer):
         self.dropout = float(dropout)
         self.use_bias = bool(use_bias)
         self.seed = seed
-        # Bidirectional(SimpleRNN(...)) draws the seeds of its initializers from Python's
-        # random module three times (the layer given, then its forward and backward copies),
-        # each time for a SeedGenerator, the kernel and the recurrent kernel. The same draws,
-        # in the same order, start this layer from the same weights after the same seed.
         # Bidirectional(SimpleRNN(...)) draws seeds from Python's random module three times
         # (for the layer given, then for its forward and its backward copy), each time for a
         # SeedGenerator (dropout), the kernel and the recurrent kernel. The same draws in the
@@ -215,7 +232,7 @@ class FusedBidirectionalSimpleRNN(keras.layers.Layer):
     def call(self, inputs, mask=None, training=False):
         (w_f, u_f, b_f), (w_b, u_b, b_b) = self.direction_weights
         x = tf.convert_to_tensor(inputs)
-        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        batch = tf.shape(x)[0]
         kernel = tf.concat([w_f, w_b], axis=1)  # (features, 2 units): both directions
         if training and self.dropout > 0:  # one mask per direction, sequence and feature
             keep = keras.random.dropout(tf.ones((2, batch, 1, x.shape[-1]), x.dtype),
@@ -226,23 +243,26 @@ class FusedBidirectionalSimpleRNN(keras.layers.Layer):
             projected = tf.matmul(x, kernel)  # x_t W for every t and both directions
         if self.use_bias:
             projected = projected + tf.concat([b_f, b_b], 0)
-        projected = tf.transpose(projected, (1, 0, 2))  # time first: (T, B, 2U)
-        z = tf.concat([projected[..., :self.units],
-                       tf.reverse(projected[..., self.units:], [0])], axis=-1)
+        p_f, p_b = projected[..., :self.units], projected[..., self.units:]
         if mask is None:
-            m = tf.ones_like(z)
+            z = tf.concat([p_f, tf.reverse(p_b, [1])], axis=-1)  # backward in its reading order
         else:
-            mt = tf.transpose(tf.cast(mask, x.dtype))[..., None]  # (T, B, 1)
-            m = tf.concat([tf.repeat(mt, self.units, -1),
-                           tf.repeat(tf.reverse(mt, [0]), self.units, -1)], axis=-1)
-        states = _parallel_recurrence(z, m, _block_diagonal(u_f, u_b))  # (T, B, 2U)
-        if self.return_sequences:
-            outputs = states * m  # zeros at padded steps
-            forward = tf.transpose(outputs[..., :self.units], (1, 0, 2))
-            backward = tf.transpose(tf.reverse(outputs[..., self.units:], [0]), (1, 0, 2))
-        else:
+            source_f, source_b, packed = _packing(mask)
+            z = tf.concat([tf.gather(p_f, source_f, batch_dims=1),
+                           tf.gather(p_b, source_b, batch_dims=1)], axis=-1)
+            z = z * tf.cast(packed, x.dtype)[..., None]  # zero inputs at padding: h stays 0
+        states = _parallel_recurrence(tf.transpose(z, (1, 0, 2)), _block_diagonal(u_f, u_b))
+        if not self.return_sequences:
             forward, backward = states[-1, :, :self.units], states[-1, :, self.units:]
-        del batch, steps
+            return merge_directions(forward, backward, self.merge_mode)
+        states = tf.transpose(states, (1, 0, 2))  # (B, T, 2U), packed order
+        s_f, s_b = states[..., :self.units], states[..., self.units:]
+        if mask is None:
+            forward, backward = s_f, tf.reverse(s_b, [1])
+        else:  # back to the steps' own places, zeros at padding
+            real = tf.cast(mask, x.dtype)[..., None]
+            forward = tf.gather(s_f, tf.argsort(source_f, axis=1), batch_dims=1) * real
+            backward = tf.gather(s_b, tf.argsort(source_b, axis=1), batch_dims=1) * real
         return merge_directions(forward, backward, self.merge_mode)
 
     def compute_mask(self, inputs, mask=None):

@@ -1,7 +1,8 @@
 """Execute the notebooks in order, in place, with their default parameters: `make run`.
 
-    python -m utils.run_notebooks                 # every notebooks/*.ipynb, in order
-    python -m utils.run_notebooks 05 08           # only those whose names start so
+    python -m utils.run_notebooks                 # every notebook, in order, then the solutions
+    python -m utils.run_notebooks 05 08           # only those whose names start so (05 and 08,
+                                                  # and their solutions)
     python -m utils.run_notebooks --lab           # `make lab-run`: small settings, into lab/
 
 Each notebook runs top to bottom in a fresh kernel (papermill), its outputs are written
@@ -21,7 +22,14 @@ import papermill as pm
 from .paths import RESULTS_DIR, ROOT
 
 NOTEBOOK_DIR = ROOT / "notebooks"
+SOLUTIONS_DIR = NOTEBOOK_DIR / "solutions"
 LAB_DIR = ROOT / "lab"
+
+
+def all_notebooks(solutions: bool = True) -> list:
+    """The numbered notebooks in order, then (if `solutions`) their solutions notebooks."""
+    found = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    return found + (sorted(SOLUTIONS_DIR.glob("*.ipynb")) if solutions else [])
 
 #: Small values for the knobs the notebooks share by name: the tests' quick mode and the lab
 #: preset (`make lab-run`). A notebook receives those it declares in its `parameters` cell;
@@ -56,7 +64,7 @@ def run_lab(prefixes: list[str] | None = None) -> pd.DataFrame:
     """
     import os
 
-    notebooks = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    notebooks = all_notebooks(solutions=False)  # a class runs the lessons; solutions are apart
     if prefixes:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
     os.environ["BIRNN_RESULTS_DIR"] = str(LAB_DIR / "results")  # read by the notebooks' kernels
@@ -78,8 +86,9 @@ def run_lab(prefixes: list[str] | None = None) -> pd.DataFrame:
 
 
 def run(prefixes: list[str] | None = None) -> pd.DataFrame:
-    """Run the notebooks (all, or those whose names start with one of `prefixes`)."""
-    notebooks = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    """Run the notebooks and their solutions (all, or those whose names start with one of
+    `prefixes`: "05" runs notebook 05 and its solutions)."""
+    notebooks = all_notebooks()
     if prefixes:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
         if not notebooks:
@@ -94,7 +103,7 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
         print(f"=== {notebook.name}", flush=True)
         start = time.perf_counter()
         relative = str(notebook.relative_to(ROOT))  # no machine path in the notebook metadata
-        pm.execute_notebook(relative, relative, cwd=str(NOTEBOOK_DIR), kernel_name="python3",
+        pm.execute_notebook(relative, relative, cwd=str(notebook.parent), kernel_name="python3",
                             progress_bar=True, execution_timeout=3600)
         seconds = time.perf_counter() - start
         print(f"    {seconds:.0f} s", flush=True)

@@ -36,7 +36,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .data import ensure_imdb, movie_ids
+from .data import Splits, ensure_imdb, movie_ids
 from .maths import accuracy, best_threshold, f1_score
 
 TARGETS = ("end", "start", "edge")
@@ -151,16 +151,10 @@ def split_by_movie(movies, n_train: int, n_val: int, rng: np.random.Generator):
 
 
 @dataclass
-class TaggingData:
+class TaggingData(Splits):
     """Padded word ids (0 = padding) and per-word 0/1 labels for train, val and test, with
     the words of every test review (for plots) and the vocabulary (index 0 padding, 1 [UNK])."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
     test_words: list
     test_ends: np.ndarray  # the test words after which a sentence ends ("end" labels)
     vocabulary: list
