@@ -28,7 +28,7 @@ def results(tmp_path):
 def test_section_reports_what_the_files_hold(results):
     text = results_section(results)
     assert text.startswith(BEGIN) and text.endswith(END)
-    assert "2 notebooks in 5.0 minutes" in text
+    assert "2 notebooks and 0 solutions notebooks in 5.0 minutes" in text
     assert "IMDB experiments" not in text  # 05 and 06 have no time in this folder
     assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
     assert text.index("| concat |") < text.index("| sum |")  # best first
@@ -48,11 +48,13 @@ def test_the_pick_on_validation_ignores_one_direction_baselines():
 
 
 def test_the_imdb_experiments_are_summed(results):
-    pd.DataFrame({"notebook": ["00_a", "05_b", "06_c", "07_d", "08_e"],
-                  "seconds": [30.0, 300.0, 150.0, 90.0, 60.0]}).to_csv(
+    pd.DataFrame({"notebook": ["00_a", "05_b", "06_c", "07_d", "08_e", "05_b_solutions"],
+                  "seconds": [30.0, 300.0, 150.0, 90.0, 60.0, 60.0]}).to_csv(
         results / "run_times.csv", index=False)
-    assert "The IMDB experiments (05, 06, 07, 08) took 10.0 minutes together." in (
-        results_section(results))
+    text = results_section(results)
+    assert "The IMDB experiments (05, 06, 07, 08) took 10.0 minutes together." in text
+    assert "5 notebooks and 1 solutions notebooks in 11.5 minutes" in text
+    assert "(the lessons 10.5, the solutions 1.0;" in text
 
 
 def test_pipes_in_names_do_not_break_the_table(results):

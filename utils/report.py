@@ -114,13 +114,16 @@ def results_section(folder: Path | None = None) -> str:
     times_file = folder / "run_times.csv"
     if times_file.exists():
         times = pd.read_csv(times_file)
-        total = times.seconds.sum()
+        solutions = times.notebook.str.endswith("_solutions")
         parts += [
-            f"`make run` executed {len(times)} notebooks in {total / 60:.1f} minutes on a "
-            "2-core CPU (wall time per notebook below, from `results/run_times.csv`).", "",
+            f"`make run` executed {(~solutions).sum()} notebooks and {solutions.sum()} solutions "
+            f"notebooks in {times.seconds.sum() / 60:.1f} minutes on a 2-core CPU (the lessons "
+            f"{times.seconds[~solutions].sum() / 60:.1f}, the solutions "
+            f"{times.seconds[solutions].sum() / 60:.1f}; wall time per notebook below, from "
+            "`results/run_times.csv`).", "",
             _table(times.assign(seconds=times.seconds.map(lambda s: f"{s:.0f}"))), "",
         ]
-        imdb = times[times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
+        imdb = times[~solutions & times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
         if len(imdb) == len(IMDB_EXPERIMENTS):
             parts += [f"The IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
                       f"{imdb.seconds.sum() / 60:.1f} minutes together.", ""]
