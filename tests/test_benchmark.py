@@ -144,12 +144,14 @@ def test_train_side_by_side_gives_identical_histories_and_weights():
     )
     assert list(history.columns) == [
         "layer", "epoch", "accuracy", "loss", "val_accuracy", "val_loss",
-        "seconds", "cpu_seconds", "warm_up", "run_order",
+        "seconds", "cpu_seconds", "step_seconds", "warm_up", "run_order",
     ]
     assert list(history["layer"]) == ["handmade"] * 3 + ["keras"] * 3
     assert list(history["epoch"]) == [1, 2, 3] * 2
     assert list(history["warm_up"]) == [True, False, False] * 2
     assert (history["seconds"] > 0).all() and (history["cpu_seconds"] >= 0).all()
+    # the steps are a part of the epoch: more than nothing, less than the whole fit call
+    assert ((history["step_seconds"] > 0) & (history["step_seconds"] < history["seconds"])).all()
 
     # Alternating, and who goes first swaps every epoch: H K | K H | H K.
     order = history.sort_values("run_order")[["epoch", "layer"]].values.tolist()

@@ -33,6 +33,23 @@ import tensorflow as tf
 from .layers import HandmadeBidirectional
 from .notebook import set_seed
 
+
+class StepTimer(keras.callbacks.Callback):
+    """Wall-clock seconds inside the training steps of one `fit` call (batch begin to batch
+    end, summed): the layer's own work, without the time between steps (fetching the next
+    batch, callbacks), which on a busy or virtual machine can vary from one epoch to the
+    next whatever the model."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds += time.perf_counter() - self._start
+
+
 #: The two layers compared, under the names used in every table: hand-made first.
 WRAPPERS = {"handmade": HandmadeBidirectional, "keras": keras.layers.Bidirectional}
 
@@ -188,6 +205,7 @@ def train_side_by_side(
         (`loss`, `accuracy`, `val_loss`, `val_accuracy`, ...), `seconds` (wall-clock time
         of that epoch's `fit` call), `cpu_seconds` (CPU time this process used during it,
         all threads: less sensitive than wall time to other programs on the machine),
+        `step_seconds` (wall time inside the training steps only, `StepTimer`),
         `warm_up` (True for epoch 1) and `run_order` (1, 2, 3, ... in the order the calls
         ran). `models` maps "handmade" and "keras" to the two trained models.
     """
@@ -205,17 +223,20 @@ def train_side_by_side(
         for name in order:
             set_seed(seed + epoch)  # the same shuffling of the training set for both
             gc.collect()  # no garbage collection of the previous fit inside the timing
+            steps = StepTimer()
             wall_start, cpu_start = time.perf_counter(), time.process_time()
             fit = models[name].fit(
                 data.x_train, data.y_train, validation_data=validation_data,
                 batch_size=batch_size, initial_epoch=epoch - 1, epochs=epoch, verbose=0,
+                callbacks=[steps],
             )
             seconds = time.perf_counter() - wall_start
             cpu_seconds = time.process_time() - cpu_start
             metrics = {key: float(values[-1]) for key, values in fit.history.items()}
             rows.append({
                 "layer": name, "epoch": epoch, **metrics, "seconds": seconds,
-                "cpu_seconds": cpu_seconds, "warm_up": epoch == 1, "run_order": len(rows) + 1,
+                "cpu_seconds": cpu_seconds, "step_seconds": steps.seconds,
+                "warm_up": epoch == 1, "run_order": len(rows) + 1,
             })
             if verbose:
                 shown = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())
@@ -230,7 +251,8 @@ def seconds_per_epoch_ratio(history: pd.DataFrame, column: str = "seconds") -> p
     Args:
         history: a DataFrame with columns `layer` ("handmade" and "keras"), `epoch` and
             `column`, as `train_side_by_side` returns.
-        column: the time to use: `"seconds"` (wall clock) or `"cpu_seconds"`.
+        column: the time to use: `"seconds"` (wall clock), `"cpu_seconds"` or
+            `"step_seconds"` (wall clock inside the training steps).
 
     Returns:
         A Series with `handmade` and `keras` (median of `column` over the epochs after the
