@@ -55,7 +55,7 @@ def _block_diagonal(a, b):
     return tf.concat([tf.concat([a, zeros], 1), tf.concat([zeros, b], 1)], 0)
 
 
-#: Time steps per iteration of the loops (the last chunk is padded with masked steps).
+#: Time steps per iteration of the loops (the first chunk is filled with zero steps in front).
 STEPS_PER_ITERATION = 4
 
 
