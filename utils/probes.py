@@ -22,8 +22,9 @@ This module opens the model up (notebook 06, and the separately trained directio
 - `reading_check`, `late_turn_candidates`, `accuracy_by_fraction_read`: checks and summaries.
 - Two separately trained directions (notebook 08): `logits`, `joint_states` (their final
   states side by side), `error_signals` (the error p - y each direction receives, under its
-  own loss and under one loss), `forward_gradient_one_loss` / `forward_gradient_two_losses`,
-  `sub_model` and `linear_probe` (can a linear model read a quantity from frozen states?).
+  own loss and under one loss), `forward_gradient_one_loss` (the gradient of one loss with
+  respect to the forward weights), `sub_model` and `linear_probe` (can a linear model read
+  a quantity from frozen states?).
 """
 
 from __future__ import annotations
@@ -470,29 +471,6 @@ def forward_gradient_one_loss(model, x, y) -> GradientProbe:
         loss = _bce(y, p)
     grads = tape.gradient(loss, forward_rnn.trainable_weights)
     return GradientProbe(float(loss), keras.ops.convert_to_numpy(p)[:, 0],
-                         [keras.ops.convert_to_numpy(g) for g in grads])
-
-
-def forward_gradient_two_losses(forward, backward, x, y) -> GradientProbe:
-    """Setup (b): the plan's objective, `L_f + L_b` (two separate models trained on their own
-    losses minimise exactly this sum), and its gradient w.r.t. the forward RNN's weights.
-
-    `probabilities` are the forward model's. Also checks that the sum has no path at all
-    to the backward model's weights through the forward loss: `L_f`'s gradient w.r.t. them
-    is `None`.
-    """
-    forward_rnn = _rnn_layer(forward)
-    y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
-    with tf.GradientTape(persistent=True) as tape:
-        p_f = forward(x, training=True)
-        loss_f = _bce(y, p_f)
-        loss = loss_f + _bce(y, backward(x, training=True))
-    grads = tape.gradient(loss, forward_rnn.trainable_weights)
-    unconnected = tape.gradient(loss_f, backward.trainable_weights)
-    del tape
-    if any(g is not None for g in unconnected):
-        raise AssertionError("the forward loss reached the backward model's weights")
-    return GradientProbe(float(loss), keras.ops.convert_to_numpy(p_f)[:, 0],
                          [keras.ops.convert_to_numpy(g) for g in grads])
 
 

@@ -175,6 +175,7 @@ def run_two_losses(
     patience: int | None = None,
     name: str | None = None,
     progress: bool = True,
+    cell: str = "simple_rnn",
 ) -> tuple[pd.DataFrame, dict]:
     """Train setups (a), (a'), (b) and (c) once per seed; return the results and the models.
 
@@ -200,6 +201,9 @@ def run_two_losses(
        frozen model (`frozen_with_new_head`), only faster. `models[seed]["frozen"]` is the
        whole model of (c), with the trained head (`with_trained_head`).
 
+    `cell` ("simple_rnn", the default, "gru" or "lstm") is the recurrent layer of every
+    model: it goes to `sentiment_model`, as do `units`, `embed_dim`, `vocab_size` and `maxlen`.
+
     Returns:
         results: one row per (variant, seed) with `utils.experiments.COLUMNS`; the variants
             are `VARIANTS`. The row of (b) describes the combined model, which is never
@@ -212,7 +216,8 @@ def run_two_losses(
     """
     vocab_size = vocab_size or getattr(data, "vocab_size", None) or int(data.x_train.max()) + 1
     maxlen = maxlen or data.x_train.shape[1]
-    sizes = dict(units=units, embed_dim=embed_dim, vocab_size=vocab_size, maxlen=maxlen)
+    sizes = dict(units=units, embed_dim=embed_dim, vocab_size=vocab_size, maxlen=maxlen,
+                 cell=cell)
     budget = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                   patience=epochs if patience is None else patience)
     rows, models = [], {}
