@@ -75,6 +75,28 @@ def test_outputs_and_gradients_agree_with_bidirectional(units, width, steps, bat
     assert table["max abs value"].max() > 0.01  # real numbers were compared, not zeros
 
 
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_long_padding_with_a_large_recurrent_matrix_keeps_gradients_finite(return_sequences):
+    """Padding moved in front of the real steps must not carry the gradient back through it:
+    there, 250 products with a large U^T overflowed float32 and turned the weights' gradients
+    into NaN (seen when notebook 05 trained the mul merge). Keras passes the gradient
+    unchanged through masked steps; the fused layer must agree with it."""
+    fused, keras_layer = matched_pair(4, 3, "mul", return_sequences, seed=5)
+    rng = np.random.default_rng(6)
+    weights = keras_layer.get_weights()
+    for i in (1, 4):  # the recurrent kernels: 1.5 times a rotation, so |h U| grows 1.5x a step
+        weights[i] = 1.5 * np.linalg.qr(rng.normal(size=(4, 4)))[0].astype("float32")
+    for i in (0, 3):  # small input kernels: the few real steps stay far from tanh's saturation
+        weights[i] *= 0.1
+    keras_layer.set_weights(weights)
+    fused.set_weights(weights)
+    x = rng.normal(size=(4, 260, 3)).astype("float32")
+    mask = np.arange(260)[None, :] < np.array([10, 3, 20, 40])[:, None]  # post-padding
+    table = compare_layers(fused, keras_layer, x, mask)
+    assert np.isfinite(table[["max abs difference", "max abs value"]].to_numpy()).all()
+    assert (table["max abs difference"] <= 1e-5 * table["max abs value"]).all(), table.to_string()
+
+
 def test_a_fully_masked_row_gives_zeros_and_no_gradient():
     fused, _ = matched_pair(3, 2, "concat", True)
     x = tf.constant(np.random.default_rng(1).normal(size=(2, 4, 2)).astype("float32"))

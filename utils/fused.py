@@ -80,24 +80,26 @@ def _unchunk(ta, steps):
 PARALLEL_LOOPS = 2
 
 
-def _parallel_recurrence(z, u, parts=None):
+def _parallel_recurrence(z, m, u, parts=None):
     """`_recurrence` on `parts` slices of the batch (axis 1), run as independent loops."""
     parts = PARALLEL_LOOPS if parts is None else parts
     if parts == 1:
-        return _recurrence(z, u)
+        return _recurrence(z, m, u)
     batch = tf.shape(z)[1]
     sizes = [batch // parts] * (parts - 1)
     sizes = tf.stack([*sizes, batch - (parts - 1) * (batch // parts)])
-    return tf.concat([_recurrence(z_i, u) for z_i in tf.split(z, sizes, axis=1, num=parts)],
-                     axis=1)
+    slices = zip(tf.split(z, sizes, axis=1, num=parts), tf.split(m, sizes, axis=1, num=parts),
+                 strict=True)
+    return tf.concat([_recurrence(z_i, m_i, u) for z_i, m_i in slices], axis=1)
 
 
 @tf.custom_gradient
-def _recurrence(z, u):
+def _recurrence(z, m, u):
     """The states of the loop: h_t = tanh(z_t + h_{t-1} u), h_0 = 0.
 
     z: (T, B, 2U) the projected inputs of both directions, packed (see `_packing`: padding
-    first, as zeros); u: (2U, 2U) block-diagonal. Returns the states h_1..h_T, (T, B, 2U).
+    first, as zeros); m: (T, B, 1) the packed mask (0 at that padding, then 1), used only by
+    the gradient; u: (2U, 2U) block-diagonal. Returns the states h_1..h_T, (T, B, 2U).
     Its gradient is BPTT written out by hand. Each loop iteration does
     `STEPS_PER_ITERATION` steps (zero steps are added at the start to fill the first one).
     """
@@ -122,7 +124,9 @@ def _recurrence(z, u):
     def grad(d_states):
         u_t = tf.transpose(u)
         d_ta = _chunks(d_states, steps, padded, k)
-        c_ta = _chunks(1.0 - states * states, steps, padded, k)  # tanh' at every step, at once
+        # tanh' at every step, at once, and 0 at the padding in front: the states there are the
+        # constant 0, so nothing flows further back (else 250 products with U^T could overflow).
+        c_ta = _chunks((1.0 - states * states) * m, steps, padded, k)
 
         def back_step(i, g, dz_ta):
             di, ci, das = d_ta.read(i), c_ta.read(i), [None] * k
@@ -139,7 +143,7 @@ def _recurrence(z, u):
         width = tf.shape(z)[-1]
         du = tf.matmul(tf.reshape(previous, (-1, width)), tf.reshape(dz, (-1, width)),
                        transpose_a=True)  # sum over t and the batch of h_{t-1}^T da_t
-        return dz, du
+        return dz, tf.zeros_like(m), du
 
     return states, grad
 
@@ -246,12 +250,15 @@ class FusedBidirectionalSimpleRNN(keras.layers.Layer):
         p_f, p_b = projected[..., :self.units], projected[..., self.units:]
         if mask is None:
             z = tf.concat([p_f, tf.reverse(p_b, [1])], axis=-1)  # backward in its reading order
+            packed = tf.ones_like(z[..., :1])
         else:
             source_f, source_b, packed = _packing(mask)
+            packed = tf.cast(packed, x.dtype)[..., None]
             z = tf.concat([tf.gather(p_f, source_f, batch_dims=1),
                            tf.gather(p_b, source_b, batch_dims=1)], axis=-1)
-            z = z * tf.cast(packed, x.dtype)[..., None]  # zero inputs at padding: h stays 0
-        states = _parallel_recurrence(tf.transpose(z, (1, 0, 2)), _block_diagonal(u_f, u_b))
+            z = z * packed  # zero inputs at padding: h stays 0
+        states = _parallel_recurrence(tf.transpose(z, (1, 0, 2)),
+                                      tf.transpose(packed, (1, 0, 2)), _block_diagonal(u_f, u_b))
         if not self.return_sequences:
             forward, backward = states[-1, :, :self.units], states[-1, :, self.units:]
             return merge_directions(forward, backward, self.merge_mode)
