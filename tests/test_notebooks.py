@@ -73,7 +73,7 @@ def test_a_wrong_knob_stops_the_notebook_at_its_setup_cell(parameters, tmp_path,
     name = next(iter(parameters))
     assert error.value.ename == "ValueError" and error.value.evalue.startswith(name)
     assert "check_parameters" in "".join(error.value.traceback)
-    assert error.value.exec_count == 3  # parameters, papermill's injected cell, then setup
+    assert error.value.exec_count == 4  # parameters, papermill's injected cell, Colab, setup
 
 
 @pytest.mark.notebook
