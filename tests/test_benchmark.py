@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from utils.benchmark import (  # noqa: E402
+    batches,
     compare_layers,
     seconds_per_epoch_ratio,
     train_side_by_side,
@@ -144,7 +145,7 @@ def test_train_side_by_side_gives_identical_histories_and_weights():
     )
     assert list(history.columns) == [
         "layer", "epoch", "accuracy", "loss", "val_accuracy", "val_loss",
-        "seconds", "cpu_seconds", "step_seconds", "warm_up", "run_order",
+        "seconds", "cpu_seconds", "step_seconds", "batch_losses", "warm_up", "run_order",
     ]
     assert list(history["layer"]) == ["handmade"] * 3 + ["keras"] * 3
     assert list(history["epoch"]) == [1, 2, 3] * 2
@@ -158,16 +159,46 @@ def test_train_side_by_side_gives_identical_histories_and_weights():
     assert order == [[1, "handmade"], [1, "keras"], [2, "keras"], [2, "handmade"],
                      [3, "handmade"], [3, "keras"]]
 
+    # 32 rows in batches of 8: four running losses an epoch, the last one the epoch's loss
+    assert (history["batch_losses"].map(len) == 4).all()
+    np.testing.assert_allclose(history["batch_losses"].map(lambda losses: losses[-1]),
+                               history["loss"], rtol=1e-6)
+
     # Same start, same batches, same layers: the same numbers, bit for bit.
     metrics = ["accuracy", "loss", "val_accuracy", "val_loss"]
     by_layer = {name: frame[metrics].to_numpy() for name, frame in history.groupby("layer")}
     np.testing.assert_array_equal(by_layer["handmade"], by_layer["keras"])
+    per_batch = {name: np.stack(frame["batch_losses"].to_list())
+                 for name, frame in history.groupby("layer")}
+    np.testing.assert_array_equal(per_batch["handmade"], per_batch["keras"])
     assert not np.allclose(by_layer["handmade"][0], by_layer["handmade"][-1])  # it trained
     for w_hand, w_keras in zip(models["handmade"].get_weights(), models["keras"].get_weights(),
                                strict=True):
         np.testing.assert_array_equal(w_hand, w_keras)
     assert any(isinstance(layer, HandmadeBidirectional) for layer in models["handmade"].layers)
     assert any(isinstance(layer, keras.layers.Bidirectional) for layer in models["keras"].layers)
+
+
+def test_batches_hold_every_row_once_in_an_order_fixed_by_the_seed():
+    data = tiny_data()
+    x, y = data.x_train, data.y_train
+
+    def rows(seed):
+        parts = list(batches(x, y, batch_size=5, seed=seed).as_numpy_iterator())
+        assert [len(bx) for bx, _ in parts] == [5] * 6 + [2]  # 32 rows, the last batch short
+        return np.concatenate([bx for bx, _ in parts]), np.concatenate([by for _, by in parts])
+
+    in_order, labels = rows(None)
+    np.testing.assert_array_equal(in_order, x)
+    np.testing.assert_array_equal(labels, y)
+    first, first_labels = rows(1)
+    np.testing.assert_array_equal(first, rows(1)[0])  # the same seed, the same order
+    assert not np.array_equal(first, rows(2)[0])  # another seed, another order
+    assert not np.array_equal(first, x)
+    order = [np.flatnonzero((x == row).all(axis=1))[0] for row in first]
+    assert sorted(order) == list(range(len(x)))  # a permutation: every row once
+    np.testing.assert_array_equal(first_labels, y[order])  # labels moved with their rows
+    assert batches(x, y, 5).options().autotune.enabled is False
 
 
 def test_train_side_by_side_needs_an_epoch():

@@ -38,16 +38,34 @@ class StepTimer(keras.callbacks.Callback):
     """Wall-clock seconds inside the training steps of one `fit` call (batch begin to batch
     end, summed): the layer's own work, without the time between steps (fetching the next
     batch, callbacks), which on a busy or virtual machine can vary from one epoch to the
-    next whatever the model."""
+    next whatever the model. Also keeps the running loss `fit` reports after each batch
+    (`losses`), to see where two models that should train alike part."""
 
     def on_train_begin(self, logs=None):
-        self.seconds = 0.0
+        self.seconds, self.losses = 0.0, []
 
     def on_train_batch_begin(self, batch, logs=None):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.seconds += time.perf_counter() - self._start
+        self.losses.append(float((logs or {}).get("loss", np.nan)))
+
+
+def batches(x, y, batch_size, seed=None):
+    """`(x, y)` as a `tf.data.Dataset` of batches, in an order fixed by `seed` (None: as given).
+
+    Why not `fit(x, y)` on the arrays: Keras then builds a `tf.data` pipeline with autotuning
+    on, and when `fit` returns, deleting that pipeline waits for its autotuning thread to
+    finish, which on a 2-core machine sometimes keeps a core busy for a second or more after
+    the last batch. With autotuning off, an epoch's time is the time of its batches (notebook
+    04 measures both).
+    """
+    order = np.arange(len(x)) if seed is None else np.random.default_rng(seed).permutation(len(x))
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(x)[order], np.asarray(y)[order]))
+    return dataset.batch(batch_size).with_options(options)
 
 
 #: The two layers compared, under the names used in every table: hand-made first.
@@ -190,8 +208,9 @@ def train_side_by_side(
     - *Same start*: the Keras model gets a copy of the hand-made model's initial weights
       (`set_weights`), so any difference comes from the layers, not from the luck of the
       initialization.
-    - *Same batches*: `set_seed(seed + epoch)` is called before each model's epoch, so
-      `fit` shuffles the training set in the same order for both.
+    - *Same batches*: each epoch shuffles the training set with the seed `seed + epoch`,
+      the same order for both (`batches`, which also keeps `tf.data`'s autotuning out of the
+      timing).
     - *Alternating*: epoch 1 of one model, epoch 1 of the other, epoch 2 of the first...
       and the model that goes first swaps every epoch. A slow phase of a shared machine
       then hits both, and neither always runs first.
@@ -206,6 +225,7 @@ def train_side_by_side(
         of that epoch's `fit` call), `cpu_seconds` (CPU time this process used during it,
         all threads: less sensitive than wall time to other programs on the machine),
         `step_seconds` (wall time inside the training steps only, `StepTimer`),
+        `batch_losses` (the running loss after each batch of the epoch, a tuple),
         `warm_up` (True for epoch 1) and `run_order` (1, 2, 3, ... in the order the calls
         ran). `models` maps "handmade" and "keras" to the two trained models.
     """
@@ -215,20 +235,20 @@ def train_side_by_side(
     models = {name: build_model_fn(wrapper) for name, wrapper in WRAPPERS.items()}
     # The same initial weights in both (set_weights checks that the shapes agree).
     models["keras"].set_weights(models["handmade"].get_weights())
-    validation_data = (data.x_val, data.y_val) if validation else None
+    validation_data = batches(data.x_val, data.y_val, batch_size) if validation else None
 
     rows = []
     for epoch in range(1, epochs + 1):
         order = list(models) if epoch % 2 else list(models)[::-1]  # who goes first swaps
         for name in order:
-            set_seed(seed + epoch)  # the same shuffling of the training set for both
+            set_seed(seed + epoch)  # the same global random state for both epochs
+            training = batches(data.x_train, data.y_train, batch_size, seed=seed + epoch)
             gc.collect()  # no garbage collection of the previous fit inside the timing
             steps = StepTimer()
             wall_start, cpu_start = time.perf_counter(), time.process_time()
             fit = models[name].fit(
-                data.x_train, data.y_train, validation_data=validation_data,
-                batch_size=batch_size, initial_epoch=epoch - 1, epochs=epoch, verbose=0,
-                callbacks=[steps],
+                training, validation_data=validation_data, initial_epoch=epoch - 1,
+                epochs=epoch, verbose=0, callbacks=[steps], shuffle=False,  # shuffled already
             )
             seconds = time.perf_counter() - wall_start
             cpu_seconds = time.process_time() - cpu_start
@@ -236,7 +256,8 @@ def train_side_by_side(
             rows.append({
                 "layer": name, "epoch": epoch, **metrics, "seconds": seconds,
                 "cpu_seconds": cpu_seconds, "step_seconds": steps.seconds,
-                "warm_up": epoch == 1, "run_order": len(rows) + 1,
+                "batch_losses": tuple(steps.losses), "warm_up": epoch == 1,
+                "run_order": len(rows) + 1,
             })
             if verbose:
                 shown = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())

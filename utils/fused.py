@@ -19,7 +19,9 @@ time goes to the per-step overhead of the loop. Four changes (notebook 04 times 
    it. So before the loop each row's real steps are moved to its end, in each direction's
    reading order, and its padding to the start as zero inputs, which keep h = h_0 = 0
    (`_packing`). The loop is then h_t = tanh(z_t + h_{t-1} U) with no mask; the states are
-   moved back to their steps' places afterwards.
+   moved back to their steps' places afterwards. The moves are gathers of rows whose
+   gradient is written by hand (`move_rows`): no row is read twice, so the gradient is the
+   reverse move, where TensorFlow's own gradient of a gather must add rows into zeros.
 4. *A hand-written backward pass* (`tf.custom_gradient`): backpropagation through time as in
    notebook 02, one loop running backwards with one matrix product per step (tanh' for all
    steps is computed before it); the gradient of the recurrent matrices is then one matrix
@@ -31,13 +33,18 @@ The equations, with m_t = 1 at a real step and 0 at padding (a padded step keeps
 
 The backward direction runs the same recurrence on the reversed sequence with its own W, U, b.
 
-Measured on this project's 2-core CPU (IMDB-like data, 300 tokens, batch 128, 32 units, 40
-batches, medians of alternating epochs in one process): TensorFlow's own gradient of the loop
-instead of the hand-written one, 4.2 s per epoch against 2.8 s; 4 steps per loop iteration
-instead of 1, 2.6 s against 2.8 s (8 steps: no better than 4). Moving the mask out of the loop
-(change 3) took one thread's time for the whole epoch from 2.16 s to 2.07 s (Keras's
-`Bidirectional`: 2.52 s) and the CPU time of a default run by about 10 %. Not kept, as no
-faster: XLA on the loop (`jit_compile=True`), and a single loop over the whole batch.
+Measured on this project's 2-core CPU (IMDB-like data, 300 tokens, batch 128, 32 units; the
+layer's forward and backward pass on a batch, or medians of alternating epochs in one
+process): TensorFlow's own gradient of the loop instead of the hand-written one, 4.2 s per
+epoch against 2.8 s; 4 steps per loop iteration instead of 1, 2.6 s against 2.8 s (2 or 8: no
+better than 4, with the steps of an iteration split by one `tf.unstack`). Moving the mask out
+of the loop (change 3) took the CPU time of an epoch down by about 10 %. Then a profile of one
+batch (`tf.profiler`) showed the loop taking less than half of the layer's time: the
+gradients of the gathers that move the rows (TensorFlow's adds rows into zeros: 2 ms each)
+and of slices of the projections took the rest. With the hand-written moves and `tf.split`,
+the layer's forward and backward pass went from 30 ms to 17 ms a batch (`Bidirectional`: 33
+ms). Not kept, as no faster: XLA on the loop (`jit_compile=True`). A single loop over the
+whole batch timed within a few per cent of two half-batch loops, either way round.
 """
 
 from __future__ import annotations
@@ -110,9 +117,9 @@ def _recurrence(z, m, u):
     z_ta = _chunks(z, steps, padded, k)
 
     def step(i, h, h_ta):
-        zi, hs = z_ta.read(i), []
-        for j in range(k):
-            h = tf.tanh(zi[j] + tf.matmul(h, u))
+        hs = []
+        for z_t in tf.unstack(z_ta.read(i), k):  # one operation splits the chunk into steps
+            h = tf.tanh(z_t + tf.matmul(h, u))
             hs.append(h)
         return i + 1, h, h_ta.write(i, tf.stack(hs))
 
@@ -129,9 +136,10 @@ def _recurrence(z, m, u):
         c_ta = _chunks((1.0 - states * states) * m, steps, padded, k)
 
         def back_step(i, g, dz_ta):
-            di, ci, das = d_ta.read(i), c_ta.read(i), [None] * k
+            das = [None] * k
+            d_steps, c_steps = tf.unstack(d_ta.read(i), k), tf.unstack(c_ta.read(i), k)
             for j in reversed(range(k)):
-                das[j] = (g + di[j]) * ci[j]  # dL/da_t = (from the output + from t + 1) tanh'
+                das[j] = (g + d_steps[j]) * c_steps[j]  # dL/da_t = (output + t + 1) tanh'
                 g = tf.matmul(das[j], u_t)  # dL/dh_{t-1} through the recurrence
             return i - 1, g, dz_ta.write(i, tf.stack(das))
 
@@ -148,20 +156,51 @@ def _recurrence(z, m, u):
     return states, grad
 
 
+@tf.custom_gradient
+def move_rows(rows, index, inverse):
+    """`rows[index]` with a zero row at `index == len(rows)`, where no row is read twice.
+
+    rows: (N, W); index: any shape, values in [0, N]; inverse: (N,), for each row the flat
+    position in `index` that reads it, or `index.size` if none does. The gradient is then the
+    same kind of move backwards (TensorFlow's own gradient of a gather adds rows into a zero
+    matrix, several times slower, as it must allow a row to be read twice).
+    """
+    zero_row = tf.zeros_like(rows[:1])
+    moved = tf.gather(tf.concat([rows, zero_row], 0), index)
+
+    def grad(d_moved):
+        d_rows = tf.reshape(d_moved, (-1, tf.shape(rows)[1]))
+        return tf.gather(tf.concat([d_rows, zero_row], 0), inverse), None, None
+
+    return moved, grad
+
+
 def _packing(mask):
-    """Where each direction reads its steps from, so that the loop needs no mask.
+    """Where each direction's loop steps read from, so that the loop needs no mask.
 
     A masked step keeps the state: it is as if the step were not there. So each row's real
     steps are moved to the end, in reading order (forward: x_1..x_T; backward: x_T..x_1), and
-    its padding to the start, where zero inputs keep the state at h_0 = 0. `mask`: (B, T)
-    bool. Returns the source index of every packed step for each direction, (B, T) int32, and
-    the packed mask (B, T) float (0 then 1: the same for both directions).
+    its padding to the start, where zero inputs keep the state at h_0 = 0.
+
+    mask: (B, T) bool. Returns, for each direction, a pair for `move_rows` over the (B T)
+    rows of the inputs (row b T + t is step t of sequence b): `index`, (T, B), the row each
+    loop step reads (time first; `B T`, a zero row, at padding), and `inverse`, (B T,), the
+    loop step that reads each row (`B T` for padded rows); and the packed mask, (T, B, 1)
+    float (0 then 1, the same for both directions).
     """
     as_int = tf.cast(mask, tf.int32)
-    steps = tf.shape(mask)[1]
-    forward = tf.argsort(as_int, axis=1, stable=True)  # padding first, then real in order
-    backward = steps - 1 - tf.argsort(tf.reverse(as_int, [1]), axis=1, stable=True)
-    return forward, backward, tf.sort(as_int, axis=1)
+    batch, steps = tf.shape(mask)[0], tf.shape(mask)[1]
+    rows = batch * steps
+    real = tf.transpose(tf.sort(as_int, axis=1)) > 0  # (T, B), padding first
+    real_rows = tf.reshape(mask, (-1,))
+    offsets = tf.range(batch)[None, :] * steps  # first row of each sequence
+    pairs = []
+    for source in (tf.argsort(as_int, axis=1, stable=True),  # forward: x_1..x_T's real steps
+                   steps - 1 - tf.argsort(tf.reverse(as_int, [1]), axis=1, stable=True)):
+        order = tf.transpose(source) + offsets  # (T, B): the row read by each loop step
+        inverse = tf.math.invert_permutation(tf.reshape(order, (-1,)))
+        pairs.append((tf.where(real, order, rows), tf.where(real_rows, inverse, rows)))
+    return pairs, tf.cast(real, tf.float32)[..., None]
 
 
 @keras.saving.register_keras_serializable(package="birnn")
@@ -236,40 +275,33 @@ class FusedBidirectionalSimpleRNN(keras.layers.Layer):
     def call(self, inputs, mask=None, training=False):
         (w_f, u_f, b_f), (w_b, u_b, b_b) = self.direction_weights
         x = tf.convert_to_tensor(inputs)
-        batch = tf.shape(x)[0]
-        kernel = tf.concat([w_f, w_b], axis=1)  # (features, 2 units): both directions
+        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        if mask is None:
+            mask = tf.ones((batch, steps), tf.bool)
         if training and self.dropout > 0:  # one mask per direction, sequence and feature
             keep = keras.random.dropout(tf.ones((2, batch, 1, x.shape[-1]), x.dtype),
                                         self.dropout, seed=self.seed_generator)
             projected = tf.concat([tf.matmul(x * keep[0], w_f), tf.matmul(x * keep[1], w_b)],
                                   axis=-1)
-        else:
-            projected = tf.matmul(x, kernel)  # x_t W for every t and both directions
+            projected = tf.reshape(projected, (-1, 2 * self.units))
+        else:  # x_t W for every t and both directions, one (B T, features) matrix product
+            projected = tf.matmul(tf.reshape(x, (-1, x.shape[-1])), tf.concat([w_f, w_b], 1))
         if self.use_bias:
-            projected = projected + tf.concat([b_f, b_b], 0)
-        p_f, p_b = projected[..., :self.units], projected[..., self.units:]
-        if mask is None:
-            z = tf.concat([p_f, tf.reverse(p_b, [1])], axis=-1)  # backward in its reading order
-            packed = tf.ones_like(z[..., :1])
-        else:
-            source_f, source_b, packed = _packing(mask)
-            packed = tf.cast(packed, x.dtype)[..., None]
-            z = tf.concat([tf.gather(p_f, source_f, batch_dims=1),
-                           tf.gather(p_b, source_b, batch_dims=1)], axis=-1)
-            z = z * packed  # zero inputs at padding: h stays 0
-        states = _parallel_recurrence(tf.transpose(z, (1, 0, 2)),
-                                      tf.transpose(packed, (1, 0, 2)), _block_diagonal(u_f, u_b))
+            projected = tf.nn.bias_add(projected, tf.concat([b_f, b_b], 0))
+        # tf.split, not slicing: here the slices' gradient took a fifth of the layer's time
+        p_f, p_b = tf.split(projected, 2, axis=-1)
+        ((index_f, inverse_f), (index_b, inverse_b)), packed = _packing(mask)
+        z = tf.concat([move_rows(p_f, index_f, inverse_f),
+                       move_rows(p_b, index_b, inverse_b)], axis=-1)  # (T, B, 2 units)
+        states = _parallel_recurrence(z, tf.cast(packed, x.dtype), _block_diagonal(u_f, u_b))
         if not self.return_sequences:
-            forward, backward = states[-1, :, :self.units], states[-1, :, self.units:]
+            forward, backward = tf.split(states[-1], 2, axis=-1)
             return merge_directions(forward, backward, self.merge_mode)
-        states = tf.transpose(states, (1, 0, 2))  # (B, T, 2U), packed order
-        s_f, s_b = states[..., :self.units], states[..., self.units:]
-        if mask is None:
-            forward, backward = s_f, tf.reverse(s_b, [1])
-        else:  # back to the steps' own places, zeros at padding
-            real = tf.cast(mask, x.dtype)[..., None]
-            forward = tf.gather(s_f, tf.argsort(source_f, axis=1), batch_dims=1) * real
-            backward = tf.gather(s_b, tf.argsort(source_b, axis=1), batch_dims=1) * real
+        # back to the steps' own places, zeros at padding: the same moves, reversed
+        s_f, s_b = (tf.reshape(s, (-1, self.units)) for s in tf.split(states, 2, axis=-1))
+        shape = (batch, steps, self.units)
+        forward = tf.reshape(move_rows(s_f, inverse_f, index_f), shape)
+        backward = tf.reshape(move_rows(s_b, inverse_b, index_b), shape)
         return merge_directions(forward, backward, self.merge_mode)
 
     def compute_mask(self, inputs, mask=None):
