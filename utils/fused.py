@@ -27,9 +27,10 @@ time goes to the per-step overhead of the loop. Four changes (notebook 04 times 
    steps is computed before it); the gradient of the recurrent matrices is then one matrix
    product over all steps at once.
 
-The equations, with m_t = 1 at a real step and 0 at padding (a padded step keeps the state):
+The equations, with the mask mu_t = 1 at a real step and 0 at padding (a padded step keeps
+the state; notebook 04 writes it as the Greek letter mu):
 
-    a_t = x_t W + b + h_{t-1} U,      h_t = m_t tanh(a_t) + (1 - m_t) h_{t-1},    h_0 = 0
+    a_t = x_t W + b + h_{t-1} U,      h_t = mu_t tanh(a_t) + (1 - mu_t) h_{t-1},    h_0 = 0
 
 The backward direction runs the same recurrence on the reversed sequence with its own W, U, b.
 
