@@ -34,11 +34,13 @@ the state; notebook 04 writes it as the Greek letter mu):
 
 The backward direction runs the same recurrence on the reversed sequence with its own W, U, b.
 
-Measured on this project's 2-core CPU (IMDB-like data, 300 tokens, batch 128, 32 units; the
-layer's forward and backward pass on a batch, or medians of alternating epochs in one
-process): TensorFlow's own gradient of the loop instead of the hand-written one, 4.2 s per
-epoch against 2.8 s; 4 steps per loop iteration instead of 1, 2.6 s against 2.8 s (2 or 8: no
-better than 4, with the steps of an iteration split by one `tf.unstack`). Moving the mask out
+Measured on this project's 2-core CPU while the layer was built (IMDB-like data, 300 tokens,
+batch 128, 32 units; the layer's forward and backward pass on a batch, or medians of
+alternating epochs in one process), on the versions of the time: TensorFlow's own gradient of
+the loop instead of the hand-written one, 4.2 s per epoch against 2.8 s; 4 steps per loop
+iteration instead of 1, 2.6 s against 2.8 s (2 or 8: no better than 4, with the steps of an
+iteration split by one `tf.unstack`). Solutions 04 (exercises 2 and 4) measure both choices
+on the current layer. Moving the mask out
 of the loop (change 3) took the CPU time of an epoch down by about 10 %. Then a profile of one
 batch (`tf.profiler`) showed the loop taking less than half of the layer's time: the
 gradients of the gathers that move the rows (TensorFlow's adds rows into zeros: 2 ms each)
