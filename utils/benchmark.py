@@ -13,6 +13,8 @@ by piece:
   metrics and the seconds of every epoch.
 - `seconds_per_epoch_ratio(history)`: the typical seconds per epoch of each, and how many
   times slower (or faster) the hand-made layer is.
+- `batches(x, y, batch_size, seed)`: the data as a `tf.data` pipeline with autotuning off,
+  which `train_side_by_side` trains on (why: its docstring).
 
 Timing on a shared machine is noisy: another program may take a CPU core for a while. The
 training therefore alternates between the two models every epoch (a slow phase hits both),
@@ -57,9 +59,9 @@ def batches(x, y, batch_size, seed=None):
 
     Why not `fit(x, y)` on the arrays: Keras then builds a `tf.data` pipeline with autotuning
     on, and when `fit` returns, deleting that pipeline waits for its autotuning thread to
-    finish, which on a 2-core machine sometimes keeps a core busy for a second or more after
-    the last batch. With autotuning off, an epoch's time is the time of its batches (notebook
-    04 measures both).
+    finish, which can take a second or more after the last batch (on this project's 2-core
+    machine, with the CPU busy all along). With autotuning off, an epoch's time is the time
+    of its batches (notebook 04 measures both).
     """
     order = np.arange(len(x)) if seed is None else np.random.default_rng(seed).permutation(len(x))
     options = tf.data.Options()
