@@ -40,11 +40,11 @@ alternating epochs in one process), on the versions of the time: TensorFlow's ow
 the loop instead of the hand-written one, 4.2 s per epoch against 2.8 s; 4 steps per loop
 iteration instead of 1, 2.6 s against 2.8 s (2 or 8: no better than 4, with the steps of an
 iteration split by one `tf.unstack`). Solutions 04 (exercises 2 and 4) measure both choices
-on the current layer. Moving the mask out
-of the loop (change 3) took the CPU time of an epoch down by about 10 %. Then a profile of one
-batch (`tf.profiler`) showed the loop taking less than half of the layer's time: the
-gradients of the gathers that move the rows (TensorFlow's adds rows into zeros: 2 ms each)
-and of slices of the projections took the rest. With the hand-written moves and `tf.split`,
+on the current layer. Moving the mask out of the loop (change 3) took the CPU time of an epoch
+down by about 10 %. Then a profile of one batch (`tf.profiler`) showed the loop taking less
+than half of the layer's time: the gradients of the gathers that move the rows
+(TensorFlow's adds rows into zeros: 2 ms each) and of slices of the projections took the
+rest. With the hand-written moves and `tf.split`,
 the layer's forward and backward pass went from 30 ms to 17 ms a batch (`Bidirectional`: 33
 ms). Not kept, as no faster: XLA on the loop (`jit_compile=True`). A single loop over the
 whole batch timed within a few per cent of two half-batch loops, either way round.
@@ -189,7 +189,7 @@ def _packing(mask):
     rows of the inputs (row b T + t is step t of sequence b): `index`, (T, B), the row each
     loop step reads (time first; `B T`, a zero row, at padding), and `inverse`, (B T,), the
     loop step that reads each row (`B T` for padded rows); and the packed mask, (T, B, 1)
-    float (0 then 1, the same for both directions).
+    bool (False then True, the same for both directions).
     """
     as_int = tf.cast(mask, tf.int32)
     batch, steps = tf.shape(mask)[0], tf.shape(mask)[1]
@@ -203,7 +203,7 @@ def _packing(mask):
         order = tf.transpose(source) + offsets  # (T, B): the row read by each loop step
         inverse = tf.math.invert_permutation(tf.reshape(order, (-1,)))
         pairs.append((tf.where(real, order, rows), tf.where(real_rows, inverse, rows)))
-    return pairs, tf.cast(real, tf.float32)[..., None]
+    return pairs, real[..., None]
 
 
 @keras.saving.register_keras_serializable(package="birnn")
