@@ -15,7 +15,7 @@ help:
 	@echo "make lab    open JupyterLab on the same environment"
 	@echo "make lab-run  every notebook with small settings, copies in lab/ (a 90-minute class)"
 	@echo "make lint   ruff on utils/, tests/ and the notebooks"
-	@echo "make report rewrite the README's results section from results/"
+	@echo "make report rewrite the README's results section and TEACHING.md's tables"
 
 setup: $(STAMP)
 
@@ -32,9 +32,11 @@ data: setup
 run: setup data
 	$(PY) -m utils.run_notebooks
 	$(PY) -m utils.report
+	$(PY) -m utils.teaching
 
 report: setup
 	$(PY) -m utils.report
+	$(PY) -m utils.teaching
 
 test: setup lint
 	$(PY) -m pytest
