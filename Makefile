@@ -30,9 +30,8 @@ data: setup
 	$(PY) -c "from utils.data import ensure_imdb; print('IMDB reviews in', ensure_imdb())"
 
 run: setup data
-	$(PY) -m utils.run_notebooks
-	$(PY) -m utils.report
-	$(PY) -m utils.teaching
+	$(PY) -m utils.run_notebooks; status=$$?; \
+	$(PY) -m utils.report && $(PY) -m utils.teaching && exit $$status
 
 report: setup
 	$(PY) -m utils.report

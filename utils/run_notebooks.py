@@ -5,14 +5,17 @@
                                                   # and their solutions)
     python -m utils.run_notebooks --lab           # `make lab-run`: small settings, into lab/
 
-Each notebook runs top to bottom in a fresh kernel (papermill), its outputs are written
-into it, and its wall time is recorded in `results/run_times.csv`, from which the README's
+Each notebook runs top to bottom in a fresh kernel (papermill) into build/runs/; only a
+clean run replaces the committed notebook (a failed one is kept in build/failed/ with its
+error, and the next notebook runs all the same; the exit status is 1 if any failed). Its
+wall time is recorded in `results/run_times.csv`, from which the README's
 results section reports the time of a full run; the machine (processor, cores, versions) goes
 to `results/machine.csv`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -85,9 +88,48 @@ def run_lab(prefixes: list[str] | None = None) -> pd.DataFrame:
     return times
 
 
+#: Where `run` executes each notebook before it replaces the committed one, and where a run
+#: that raised is kept with its error (git-ignored).
+RUNS_DIR = ROOT / "build" / "runs"
+FAILED_DIR = ROOT / "build" / "failed"
+
+
+def execute_one(notebook, parameters=None, timeout=3600) -> tuple[str, float, str]:
+    """Execute `notebook` into build/runs/; write it back in place only if it ran clean, else
+    keep the failed copy in build/failed/ and leave the committed notebook untouched.
+    Returns (status, seconds, error): status "ok" or "failed"."""
+    import nbformat
+
+    relative = notebook.relative_to(ROOT)  # no machine path in the notebook metadata
+    scratch = RUNS_DIR / notebook.name
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        with contextlib.chdir(ROOT):  # papermill records the paths it is given: relative ones
+            pm.execute_notebook(str(relative), str(scratch.relative_to(ROOT)),
+                                parameters=parameters or {}, cwd=str(notebook.parent),
+                                kernel_name="python3", progress_bar=True,
+                                execution_timeout=timeout)
+    except Exception as error:  # any failure of one notebook is reported, not fatal
+        seconds = time.perf_counter() - start
+        FAILED_DIR.mkdir(parents=True, exist_ok=True)
+        if scratch.exists():
+            scratch.replace(FAILED_DIR / notebook.name)
+        message = str(error).strip().splitlines()
+        return "failed", seconds, (message[-1] if message else type(error).__name__)
+    seconds = time.perf_counter() - start
+    executed = nbformat.read(scratch, as_version=4)
+    executed.metadata.papermill["output_path"] = str(relative)
+    nbformat.write(executed, scratch)
+    scratch.replace(notebook)  # the committed notebook changes only now, in one step
+    return "ok", seconds, ""
+
+
 def run(prefixes: list[str] | None = None) -> pd.DataFrame:
     """Run the notebooks and their solutions (all, or those whose names start with one of
-    `prefixes`: "05" runs notebook 05 and its solutions)."""
+    `prefixes`: "05" runs notebook 05 and its solutions), each to the end even when an earlier
+    one failed. A notebook is written back only when it ran clean; a failed run is kept in
+    build/failed/ with its error. Returns one row per notebook: seconds, status, error."""
     notebooks = all_notebooks()
     if prefixes:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
@@ -99,21 +141,27 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
     pd.DataFrame([machine()]).to_csv(RESULTS_DIR / "machine.csv", index=False)
     times_file = RESULTS_DIR / "run_times.csv"
     times = pd.read_csv(times_file, index_col="notebook") if times_file.exists() else None
+    rows = []
     for notebook in notebooks:
         print(f"=== {notebook.name}", flush=True)
-        start = time.perf_counter()
-        relative = str(notebook.relative_to(ROOT))  # no machine path in the notebook metadata
-        pm.execute_notebook(relative, relative, cwd=str(notebook.parent), kernel_name="python3",
-                            progress_bar=True, execution_timeout=3600)
-        seconds = time.perf_counter() - start
-        print(f"    {seconds:.0f} s", flush=True)
+        status, seconds, error = execute_one(notebook)
+        print(f"    {seconds:.0f} s, {status}{': ' + error if error else ''}", flush=True)
+        rows.append({"notebook": notebook.stem, "seconds": round(seconds, 1), "status": status,
+                     "error": error})
+        if status != "ok":
+            continue  # the last clean run's time stays, as its notebook does
         row = pd.DataFrame({"seconds": [round(seconds, 1)]}, index=pd.Index([notebook.stem],
                                                                             name="notebook"))
         times = row if times is None else pd.concat([times.drop(notebook.stem, errors="ignore"),
                                                       row]).sort_index()
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         times.to_csv(times_file)
-    return times
+    summary = pd.DataFrame(rows)
+    print(summary.to_string(index=False))
+    failed = summary[summary.status != "ok"]
+    print(f"{len(summary) - len(failed)} of {len(summary)} notebooks ran clean"
+          + (f"; failed (kept in build/failed/): {', '.join(failed.notebook)}" if len(failed)
+             else ""))
+    return summary
 
 
 if __name__ == "__main__":
@@ -123,6 +171,6 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     if "--lab" in arguments:
         run_lab([a for a in arguments if a != "--lab"] or None)
-    else:
-        run(arguments or None)
-    sys.exit(0)
+        sys.exit(0)
+    summary = run(arguments or None)
+    sys.exit(0 if (summary.status == "ok").all() else 1)

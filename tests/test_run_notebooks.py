@@ -1,0 +1,43 @@
+"""`make run`'s runner never loses work: a notebook that raises leaves the committed one as it
+was, its failed run is kept with the error, and the notebooks after it still run."""
+
+import json
+
+import nbformat
+import pytest
+
+from utils import run_notebooks
+
+
+def notebook_with(path, code):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.notebook
+def test_a_failing_notebook_is_kept_aside_and_the_committed_one_untouched(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_notebooks, "ROOT", tmp_path)
+    monkeypatch.setattr(run_notebooks, "RUNS_DIR", tmp_path / "build" / "runs")
+    monkeypatch.setattr(run_notebooks, "FAILED_DIR", tmp_path / "build" / "failed")
+    (tmp_path / "notebooks").mkdir()
+    bad = notebook_with(tmp_path / "notebooks" / "01_bad.ipynb", "1 / 0")
+    good = notebook_with(tmp_path / "notebooks" / "02_good.ipynb", "print(x + 1)")
+    before = bad.read_bytes()
+
+    status, _, error = run_notebooks.execute_one(bad, timeout=120)
+    assert status == "failed" and "ZeroDivisionError" in error
+    assert bad.read_bytes() == before  # the committed notebook is untouched
+    kept = json.loads((tmp_path / "build" / "failed" / bad.name).read_text())
+    assert any(o["output_type"] == "error" for c in kept["cells"] for o in c.get("outputs", []))
+
+    status, seconds, error = run_notebooks.execute_one(good, timeout=120)
+    assert (status, error) == ("ok", "") and seconds > 0
+    ran = json.loads(good.read_text())
+    assert "".join(ran["cells"][-1]["outputs"][0]["text"]) == "2\n"
+    assert ran["metadata"]["papermill"]["output_path"] == "notebooks/02_good.ipynb"
+    assert not list((tmp_path / "build" / "runs").iterdir())  # nothing half-written left
