@@ -30,6 +30,7 @@ def test_every_notebook_has_a_parameters_cell_first():
 def test_notebook_runs_in_quick_mode(notebook, tmp_path, monkeypatch):
     monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.setenv("BIRNN_STRICT", "1")  # an expected outcome that is not met fails here
     before = notebook.read_bytes()
     output = tmp_path / notebook.name
     pm.execute_notebook(

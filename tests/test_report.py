@@ -22,6 +22,10 @@ def results(tmp_path):
     pd.DataFrame({"clock": ["wall clock"], "handmade": [5.1], "keras": [5.0],
                   "ratio": [1.02]}).to_csv(folder / "handmade_vs_keras_timing.csv", index=False)
     (folder / "figures" / "05_test_accuracy_by_variant.png").write_bytes(b"png")
+    pd.DataFrame({"notebook": ["05_b", "05_b", "08_c"], "claim": ["a", "b", "c"],
+                  "settings": ["default", "default", "quick"], "expected": ["> 1"] * 3,
+                  "observed": [2, 0.5, 0.5], "met": [True, False, False]}).to_csv(
+        folder / "expectations.csv", index=False)
     return folder
 
 
@@ -29,6 +33,7 @@ def test_section_reports_what_the_files_hold(results):
     text = results_section(results)
     assert text.startswith(BEGIN) and text.endswith(END)
     assert "2 notebooks and 0 solutions notebooks in 5.0 minutes" in text
+    assert "**1 of 2 met**: not met: 05_b: b." in text  # the quick run's row is not counted
     assert "IMDB experiments" not in text  # 05 and 06 have no time in this folder
     assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
     assert text.index("| concat |") < text.index("| sum |")  # best first

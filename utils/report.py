@@ -127,6 +127,14 @@ def results_section(folder: Path | None = None) -> str:
         if len(imdb) == len(IMDB_EXPERIMENTS):
             parts += [f"The IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
                       f"{imdb.seconds.sum() / 60:.1f} minutes together.", ""]
+    expectations = folder / "expectations.csv"
+    if expectations.exists():
+        from .expectations import summary
+
+        met, total, unmet = summary(expectations)
+        parts += [f"Measured outcomes that the notebooks expected (`results/expectations.csv`, "
+                  f"written by `utils.expectations`): **{met} of {total} met**"
+                  + (": not met: " + "; ".join(unmet) + "." if unmet else "."), ""]
     for name, (title, notebook, figure, metric) in EXPERIMENTS.items():
         csv = folder / f"{name}.csv"
         if not csv.exists():

@@ -4,6 +4,8 @@
     python -m utils.run_notebooks 05 08           # only those whose names start so (05 and 08,
                                                   # and their solutions)
     python -m utils.run_notebooks --lab           # `make lab-run`: small settings, into lab/
+    BIRNN_STRICT=1 python -m utils.run_notebooks  # `make run-strict`: an unmet expectation
+                                                  # (utils.expectations) fails its notebook
 
 Each notebook runs top to bottom in a fresh kernel (papermill) into build/runs/; only a
 clean run replaces the committed notebook (a failed one is kept in build/failed/ with its
@@ -141,12 +143,16 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
     pd.DataFrame([machine()]).to_csv(RESULTS_DIR / "machine.csv", index=False)
     times_file = RESULTS_DIR / "run_times.csv"
     times = pd.read_csv(times_file, index_col="notebook") if times_file.exists() else None
+    from .expectations import summary as expectations_summary
+
     rows = []
     for notebook in notebooks:
         print(f"=== {notebook.name}", flush=True)
         status, seconds, error = execute_one(notebook)
         print(f"    {seconds:.0f} s, {status}{': ' + error if error else ''}", flush=True)
+        met, total, _ = expectations_summary(notebooks=[notebook.stem])
         rows.append({"notebook": notebook.stem, "seconds": round(seconds, 1), "status": status,
+                     "expectations met": f"{met} of {total}" if total else "",
                      "error": error})
         if status != "ok":
             continue  # the last clean run's time stays, as its notebook does
@@ -161,6 +167,8 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
     print(f"{len(summary) - len(failed)} of {len(summary)} notebooks ran clean"
           + (f"; failed (kept in build/failed/): {', '.join(failed.notebook)}" if len(failed)
              else ""))
+    met, total, unmet = expectations_summary(notebooks=list(summary.notebook))
+    print(f"expectations met: {met} of {total}" + "".join(f"\n    not met: {u}" for u in unmet))
     return summary
 
 

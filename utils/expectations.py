@@ -1,0 +1,99 @@
+"""Measured outcomes: what a notebook expected, what this run found, written down, never fatal.
+
+Two kinds of checks run in the notebooks. An *identity* (the wrapper equals Keras, BPTT equals
+finite differences, a task whose answer is certain) holds on any machine at any setting: it is
+a plain `assert`. A *measured outcome* (an accuracy, a verdict over seeds, a speed ratio)
+depends on the machine, the library versions, the settings and luck: it goes through here.
+
+    from utils.expectations import MeasuredOutcomes
+    outcomes = MeasuredOutcomes("05_merge_modes_on_imdb", quick=quick)
+    outcomes.expect("concat beats forward only", observed=gap, expected="> 0.01",
+                    met=gap > 0.01)
+
+prints what was expected and what came out, records it in `results/expectations.csv`
+(notebook, claim, settings, expected, observed, met) and returns whether it was met. It never
+stops a student's run. In strict mode (`BIRNN_STRICT=1`: `make run-strict`, which produced the
+committed notebooks, and the tests) an unmet expectation raises `ExpectationNotMet`, so a
+committed claim the run did not bear out cannot slip in.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from .paths import RESULTS_DIR
+
+COLUMNS = ["notebook", "claim", "settings", "expected", "observed", "met"]
+
+
+class ExpectationNotMet(AssertionError):
+    """Strict mode only: a measured outcome came out other than expected."""
+
+
+def strict() -> bool:
+    """True when `BIRNN_STRICT=1` (the committed full run and the tests)."""
+    return os.environ.get("BIRNN_STRICT", "0") == "1"
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+class MeasuredOutcomes:
+    """The measured outcomes of one notebook run: `expect(...)` each, read them with `table()`."""
+
+    def __init__(self, notebook: str, quick: bool = False, file=None):
+        self.notebook = notebook
+        self.settings = "quick" if quick else "default"
+        self.file = RESULTS_DIR / "expectations.csv" if file is None else file
+        self.rows: list[dict] = []
+        self._forget_earlier_runs()
+
+    def _forget_earlier_runs(self) -> None:
+        """Drop this notebook's rows of an earlier run at these settings (a claim since removed
+        must not linger in the file)."""
+        if self.file.exists():
+            old = pd.read_csv(self.file)
+            keep = ~((old.notebook == self.notebook) & (old.settings == self.settings))
+            old[keep].to_csv(self.file, index=False)
+
+    def expect(self, claim: str, observed, expected: str, met: bool) -> bool:
+        """Record one measured outcome; print it; raise only in strict mode when unmet."""
+        met = bool(met)
+        row = {"notebook": self.notebook, "claim": claim, "settings": self.settings,
+               "expected": expected, "observed": _format(observed), "met": met}
+        self.rows.append(row)
+        print(f"{'expected and met' if met else 'EXPECTED, NOT MET'}: {claim}: expected "
+              f"{expected}, this run {row['observed']}")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        old = pd.read_csv(self.file) if self.file.exists() else pd.DataFrame(columns=COLUMNS)
+        same = (old.notebook == self.notebook) & (old.claim == claim) & (
+            old.settings == self.settings)
+        pd.concat([old[~same], pd.DataFrame([row])]).to_csv(self.file, index=False)
+        if not met and strict():
+            raise ExpectationNotMet(f"{self.notebook}: {claim}: expected {expected}, observed "
+                                    f"{row['observed']} (strict mode: BIRNN_STRICT=1)")
+        return met
+
+    def table(self) -> pd.DataFrame:
+        """This run's outcomes so far, one row each."""
+        return pd.DataFrame(self.rows, columns=COLUMNS)
+
+
+def summary(file=None, settings: str = "default", notebooks=None) -> tuple[int, int, list[str]]:
+    """(met, total, the unmet ones as "notebook: claim") over `results/expectations.csv`, for
+    the runs at `settings` (of `notebooks` only, if given)."""
+    file = RESULTS_DIR / "expectations.csv" if file is None else file
+    if not file.exists():
+        return 0, 0, []
+    rows = pd.read_csv(file)
+    rows = rows[rows.settings == settings]
+    if notebooks is not None:
+        rows = rows[rows.notebook.isin(notebooks)]
+    unmet = rows[~rows.met.astype(bool)]
+    return int(rows.met.astype(bool).sum()), len(rows), [
+        f"{n}: {c}" for n, c in zip(unmet.notebook, unmet.claim, strict=True)]
