@@ -1,6 +1,7 @@
 """The IMDB loader, on a tiny fake aclImdb/ (never the real data)."""
 
 import hashlib
+import os
 import shutil
 import warnings
 
@@ -283,3 +284,14 @@ def test_movie_split_of_the_real_training_reviews():
         assert abs(np.sum(labels[val] == c) - 2_500) <= 5
     old_train, old_val = imdb.split_indices(labels, 0.2, 0, "review", movies)
     assert np.isin(movies[old_val], movies[old_train]).sum() > 1_000  # the old leak
+
+
+def test_review_files_lists_the_reviews_in_the_order_keras_reads_them(fake_data_dir):
+    """`review_files` (no private Keras import) names each review `read_reviews` returns, in
+    the same order: the i-th path's text is the i-th text."""
+    folder = fake_data_dir / "aclImdb" / "train"
+    (folder / "pos" / "10_9.txt").write_text("a tenth positive review sorts between 1 and 2")
+    texts, labels = imdb.read_reviews(folder)
+    paths = imdb.review_files(folder)
+    assert [open(p, encoding="utf-8").read() for p in paths] == [t.decode() for t in texts]
+    assert [p.split(os.sep)[-2] for p in paths] == [imdb.CLASS_NAMES[y] for y in labels]

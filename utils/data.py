@@ -399,14 +399,13 @@ def standardize(text):
 
 
 def review_files(folder: Path) -> list[str]:
-    """The paths of one split folder's labelled reviews, in the order `read_reviews` uses."""
-    from keras.src.utils.dataset_utils import index_directory  # what keras reads with
-
-    paths, _, _ = index_directory(
-        str(folder), "inferred", formats=(".txt",), class_names=list(CLASS_NAMES),
-        shuffle=False, verbose=False,
-    )
-    return list(paths)
+    """The paths of one split folder's labelled reviews, in the order `read_reviews` uses:
+    `keras.utils.text_dataset_from_directory` with `shuffle=False` reads the class folders in
+    the order of `class_names`, each one's `.txt` files sorted by name (a test checks that the
+    two orders agree)."""
+    return [os.path.join(folder, name, file) for name in CLASS_NAMES
+            for file in sorted(os.listdir(os.path.join(folder, name)))
+            if file.lower().endswith(".txt")]
 
 
 def read_reviews(folder: Path) -> tuple[np.ndarray, np.ndarray]:
