@@ -225,10 +225,29 @@ def test_one_review_gradient_is_rescaled_by_the_ratio_of_errors(tiny):
         np.testing.assert_allclose(g1, ratio * g0, rtol=1e-3, atol=1e-7)
 
 
+def t_coverage(q, df):
+    """P(-q < t < q) for Student's t with `df` degrees of freedom, by integrating its density
+    (the gamma functions of its normalising constant from `math`), independent of the table."""
+    import math
+
+    x = np.linspace(-q, q, 200_001)
+    log_c = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) - 0.5 * math.log(df * math.pi)
+    density = np.exp(log_c - (df + 1) / 2 * np.log1p(x**2 / df))
+    return float(np.sum((density[1:] + density[:-1]) / 2 * np.diff(x)))
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 5, 9, 10, 11, 14, 29, 30, 31, 100])
+def test_t_quantile_covers_95_percent_and_never_less(df):
+    """The typed table is checked against the t density: each entry covers 95 % (to the table's
+    three decimals), and between entries the value used covers at least 95 % (conservative)."""
+    coverage = t_coverage(t_quantile_975(df), df)
+    assert coverage >= 0.95 - 2e-4
+    if df <= 30 and df in (1, 2, 3, 5, 10, 30):  # table entries: 95 %, not more
+        assert coverage == pytest.approx(0.95, abs=2e-4)
+    assert np.isnan(t_quantile_975(0))
+
+
 def test_summaries_and_verdicts():
-    assert t_quantile_975(2) == pytest.approx(4.303)
-    assert t_quantile_975(11) == t_quantile_975(10)  # conservative between table entries
-    assert t_quantile_975(100) == 1.96 and np.isnan(t_quantile_975(0))
     results = pd.DataFrame({
         "variant": [ONE_LOSS] * 3 + [TWO_LOSSES] * 3 + [FROZEN] * 3,
         "seed": [0, 1, 2] * 3,

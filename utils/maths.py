@@ -69,12 +69,11 @@ _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 
 
 
 def t_quantile_975(df: int) -> float:
-    """Student's t 97.5 % quantile for `df` degrees of freedom (a table; conservative between
-    its entries, 1.96 beyond 30)."""
+    """Student's t 97.5 % quantile for `df` degrees of freedom (a table; between its entries
+    and beyond 30, the entry below, which is conservative: the quantile falls as df grows)."""
     if df < 1:
         return np.nan
-    known = [d for d in _T975 if d <= df]
-    return _T975[max(known)] if df <= 30 else 1.96
+    return _T975[max(d for d in _T975 if d <= df)]
 
 
 def f1_score(labels, probabilities, mask, threshold=0.5) -> float:
