@@ -1,7 +1,9 @@
-"""A bidirectional SimpleRNN in one loop: `FusedBidirectionalSimpleRNN`.
+"""A bidirectional SimpleRNN in one loop: `FusedBidirectionalSimpleRNN`; and `FusedSimpleRNN`,
+one direction on the same machinery.
 
-    from utils.fused import FusedBidirectionalSimpleRNN
+    from utils.fused import FusedBidirectionalSimpleRNN, FusedSimpleRNN
     layer = FusedBidirectionalSimpleRNN(32)           # = Bidirectional(SimpleRNN(32))
+    layer = FusedSimpleRNN(32, go_backwards=True)     # = SimpleRNN(32, go_backwards=True)
 
 It computes exactly what `keras.layers.Bidirectional(keras.layers.SimpleRNN(units))` computes,
 with the same weights in the same order (`set_weights(bidirectional.get_weights())` carries
@@ -48,6 +50,14 @@ rest. With the hand-written moves and `tf.split`,
 the layer's forward and backward pass went from 30 ms to 17 ms a batch (`Bidirectional`: 33
 ms). Not kept, as no faster: XLA on the loop (`jit_compile=True`). A single loop over the
 whole batch timed within a few per cent of two half-batch loops, either way round.
+
+`FusedSimpleRNN` is one direction on the same functions (changes 1, 3 and 4; the loop's matrix
+is U itself) and computes exactly what `keras.layers.SimpleRNN(units, go_backwards=...,
+return_sequences=...)` computes, with the same weights. It follows Keras 3 where Keras is
+surprising (measured, Keras 3.15): with `go_backwards=True` the sequence of outputs comes in
+reading order, output i after x_T..x_{T-i}, while the mask passed on is the one given, not
+reversed; and a masked step outputs the state it carries (zeros before the first real step),
+where `Bidirectional` outputs zeros there.
 """
 
 from __future__ import annotations
@@ -107,9 +117,10 @@ def _parallel_recurrence(z, m, u, parts=None):
 def _recurrence(z, m, u):
     """The states of the loop: h_t = tanh(z_t + h_{t-1} u), h_0 = 0.
 
-    z: (T, B, 2U) the projected inputs of both directions, packed (see `_packing`: padding
-    first, as zeros); m: (T, B, 1) the packed mask (0 at that padding, then 1), used only by
-    the gradient; u: (2U, 2U) block-diagonal. Returns the states h_1..h_T, (T, B, 2U).
+    z: (T, B, 2U) the projected inputs of both directions (or (T, B, U), one direction's),
+    packed (see `_packing`: padding first, as zeros); m: (T, B, 1) the packed mask (0 at that
+    padding, then 1), used only by the gradient; u: (2U, 2U) block-diagonal (or U itself, (U,
+    U)). Returns the states h_1..h_T, of z's shape.
     Its gradient is BPTT written out by hand. Each loop iteration does
     `STEPS_PER_ITERATION` steps (zero steps are added at the start to fill the first one).
     """
@@ -178,18 +189,19 @@ def move_rows(rows, index, inverse):
     return moved, grad
 
 
-def _packing(mask):
+def _packing(mask, backwards=(False, True)):
     """Where each direction's loop steps read from, so that the loop needs no mask.
 
     A masked step keeps the state: it is as if the step were not there. So each row's real
     steps are moved to the end, in reading order (forward: x_1..x_T; backward: x_T..x_1), and
     its padding to the start, where zero inputs keep the state at h_0 = 0.
 
-    mask: (B, T) bool. Returns, for each direction, a pair for `move_rows` over the (B T)
-    rows of the inputs (row b T + t is step t of sequence b): `index`, (T, B), the row each
-    loop step reads (time first; `B T`, a zero row, at padding), and `inverse`, (B T,), the
-    loop step that reads each row (`B T` for padded rows); and the packed mask, (T, B, 1)
-    bool (False then True, the same for both directions).
+    mask: (B, T) bool; backwards: one flag per direction wanted, True for the one that reads
+    x_T first. Returns, for each direction, a pair for `move_rows` over the (B T) rows of the
+    inputs (row b T + t is step t of sequence b): `index`, (T, B), the row each loop step
+    reads (time first; `B T`, a zero row, at padding), and `inverse`, (B T,), the loop step
+    that reads each row (`B T` for padded rows); and the packed mask, (T, B, 1) bool (False
+    then True, the same for every direction).
     """
     as_int = tf.cast(mask, tf.int32)
     batch, steps = tf.shape(mask)[0], tf.shape(mask)[1]
@@ -198,16 +210,131 @@ def _packing(mask):
     real_rows = tf.reshape(mask, (-1,))
     offsets = tf.range(batch)[None, :] * steps  # first row of each sequence
     pairs = []
-    for source in (tf.argsort(as_int, axis=1, stable=True),  # forward: x_1..x_T's real steps
-                   steps - 1 - tf.argsort(tf.reverse(as_int, [1]), axis=1, stable=True)):
+    for backward in backwards:
+        if backward:  # x_T..x_1's real steps
+            source = steps - 1 - tf.argsort(tf.reverse(as_int, [1]), axis=1, stable=True)
+        else:  # x_1..x_T's real steps
+            source = tf.argsort(as_int, axis=1, stable=True)
         order = tf.transpose(source) + offsets  # (T, B): the row read by each loop step
         inverse = tf.math.invert_permutation(tf.reshape(order, (-1,)))
         pairs.append((tf.where(real, order, rows), tf.where(real_rows, inverse, rows)))
     return pairs, real[..., None]
 
 
+def _concat(parts, axis):
+    """`tf.concat`, without an operation for a single part (the one-direction layer's)."""
+    return parts[0] if len(parts) == 1 else tf.concat(parts, axis)
+
+
+def _split(x, parts, axis=-1):
+    """`tf.split` into `parts` equal parts, without an operation for a single part."""
+    return [x] if parts == 1 else tf.split(x, parts, axis=axis)
+
+
+class _FusedRNN(keras.layers.Layer):
+    """What the fused layers share: the arguments, the weights, and the loop up to its states.
+
+    `backwards` holds the `_packing` flag of each direction, in weight order. A subclass sets
+    `_PREFIXES` (the directions' weight-name prefixes) and `_SEED_DRAWS` (how many times the
+    Keras layer it equals draws seeds), and turns `_states`'s states into its outputs.
+    """
+
+    _PREFIXES = ("",)
+    _SEED_DRAWS = 1
+
+    def __init__(self, units, backwards, return_sequences=False, dropout=0.0, use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", seed=None, **kwargs):
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}.")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        super().__init__(**kwargs)
+        self._backwards = tuple(backwards)
+        self.units = units
+        self.return_sequences = bool(return_sequences)
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        self.seed = seed
+        # A SimpleRNN draws seeds from Python's random module for a SeedGenerator (dropout),
+        # the kernel and the recurrent kernel, in that order; Bidirectional(SimpleRNN(...))
+        # does it three times (for the layer given, then for its forward and its backward
+        # copy). The same draws in the same order start this layer, and the layers built after
+        # it, from the same weights after the same seed. The last draws are the directions';
+        # the first direction's generator draws the dropout masks.
+        made = [(keras.random.SeedGenerator(seed),
+                 [keras.initializers.get(i) for i in (kernel_initializer, recurrent_initializer,
+                                                       bias_initializer)])
+                for _ in range(self._SEED_DRAWS)]
+        made = made[len(made) - len(self._backwards):]
+        self.seed_generator = made[0][0]
+        self._initializers = [initializers for _, initializers in made]  # one per direction
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.direction_weights = []
+        for prefix, (kernel_init, recurrent_init, bias_init) in zip(
+                self._PREFIXES, self._initializers, strict=True):
+            kernel = self.add_weight(shape=(features, self.units), name=f"{prefix}kernel",
+                                     initializer=kernel_init)
+            recurrent = self.add_weight(shape=(self.units, self.units),
+                                        name=f"{prefix}recurrent_kernel",
+                                        initializer=recurrent_init)
+            bias = (self.add_weight(shape=(self.units,), name=f"{prefix}bias",
+                                    initializer=bias_init) if self.use_bias else None)
+            self.direction_weights.append((kernel, recurrent, bias))
+
+    def _states(self, x, mask, training):
+        """The loop's states, (T, B, directions x units), packed (see `_packing`: each row's
+        real steps at the end, in each direction's reading order), and the moves (`index`,
+        `inverse`) of each direction."""
+        kernels, recurrents, biases = zip(*self.direction_weights, strict=True)
+        directions, features = len(kernels), x.shape[-1]
+        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        if mask is None:
+            mask = tf.ones((batch, steps), tf.bool)
+        if training and self.dropout > 0:  # one mask per direction, sequence and feature
+            keep = keras.random.dropout(tf.ones((directions, batch, 1, features), x.dtype),
+                                        self.dropout, seed=self.seed_generator)
+            projected = _concat([tf.matmul(x * keep[i], w) for i, w in enumerate(kernels)], -1)
+            projected = tf.reshape(projected, (-1, directions * self.units))
+        else:  # x_t W for every t and direction, one (B T, features) matrix product
+            projected = tf.matmul(tf.reshape(x, (-1, features)), _concat(kernels, 1))
+        if self.use_bias:
+            projected = tf.nn.bias_add(projected, _concat(biases, 0))
+        # tf.split, not slicing: here the slices' gradient took a fifth of the layer's time
+        moves, packed = _packing(mask, self._backwards)
+        z = _concat([move_rows(p, index, inverse) for p, (index, inverse) in
+                     zip(_split(projected, directions), moves, strict=True)], -1)  # (T, B, ...)
+        # a tensor, not the variable itself: tf.custom_gradient refuses a function that reads one
+        u = tf.convert_to_tensor(recurrents[0]) if directions == 1 else _block_diagonal(*recurrents)
+        return _parallel_recurrence(z, tf.cast(packed, x.dtype), u), moves
+
+    def _width(self):
+        return self.units
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def compute_output_shape(self, input_shape):
+        if self.return_sequences:
+            return (input_shape[0], input_shape[1], self._width())
+        return (input_shape[0], self._width())
+
+    def get_config(self):
+        kernel_init, recurrent_init, bias_init = (
+            keras.initializers.serialize(i) for i in self._initializers[0])
+        return {**super().get_config(), "units": self.units,
+                "return_sequences": self.return_sequences, "dropout": self.dropout,
+                "use_bias": self.use_bias, "kernel_initializer": kernel_init,
+                "recurrent_initializer": recurrent_init, "bias_initializer": bias_init,
+                "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="birnn")
-class FusedBidirectionalSimpleRNN(keras.layers.Layer):
+class FusedBidirectionalSimpleRNN(_FusedRNN):
     """`Bidirectional(SimpleRNN(units, return_sequences=...), merge_mode=...)` in one fused loop.
 
     Args:
@@ -229,98 +356,85 @@ class FusedBidirectionalSimpleRNN(keras.layers.Layer):
     step keeps the previous state, and a row with no real step gives zeros.
     """
 
+    _PREFIXES = ("forward_", "backward_")
+    _SEED_DRAWS = 3
+
     def __init__(self, units, merge_mode="concat", return_sequences=False, dropout=0.0,
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros", seed=None,
                  **kwargs):
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}.")
         if merge_mode not in MERGE_MODES:
             raise ValueError(
                 f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r} (merge_mode=None, "
                 "two separate outputs, needs keras.layers.Bidirectional)."
             )
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        super().__init__(**kwargs)
-        self.units = units
+        super().__init__(units, (False, True), return_sequences=return_sequences,
+                         dropout=dropout, **kwargs)
         self.merge_mode = merge_mode
-        self.return_sequences = bool(return_sequences)
-        self.dropout = float(dropout)
-        self.use_bias = bool(use_bias)
-        self.seed = seed
-        # Bidirectional(SimpleRNN(...)) draws seeds from Python's random module three times
-        # (for the layer given, then for its forward and its backward copy), each time for a
-        # SeedGenerator (dropout), the kernel and the recurrent kernel. The same draws in the
-        # same order start this layer, and the layers built after it, from the same weights
-        # after the same seed. The forward copy's generator draws the dropout masks here.
-        made = [(keras.random.SeedGenerator(seed),
-                 [keras.initializers.get(i) for i in (kernel_initializer, recurrent_initializer,
-                                                       bias_initializer)]) for _ in range(3)]
-        self.seed_generator = made[1][0]
-        self._initializers = [made[1][1], made[2][1]]  # forward, backward
-        self.supports_masking = True
-
-    def build(self, input_shape):
-        features = input_shape[-1]
-        self.direction_weights = []
-        for direction, (kernel_init, recurrent_init, bias_init) in zip(
-                ("forward", "backward"), self._initializers, strict=True):
-            kernel = self.add_weight(shape=(features, self.units), name=f"{direction}_kernel",
-                                     initializer=kernel_init)
-            recurrent = self.add_weight(shape=(self.units, self.units),
-                                        name=f"{direction}_recurrent_kernel",
-                                        initializer=recurrent_init)
-            bias = (self.add_weight(shape=(self.units,), name=f"{direction}_bias",
-                                    initializer=bias_init) if self.use_bias else None)
-            self.direction_weights.append((kernel, recurrent, bias))
 
     def call(self, inputs, mask=None, training=False):
-        (w_f, u_f, b_f), (w_b, u_b, b_b) = self.direction_weights
         x = tf.convert_to_tensor(inputs)
-        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
-        if mask is None:
-            mask = tf.ones((batch, steps), tf.bool)
-        if training and self.dropout > 0:  # one mask per direction, sequence and feature
-            keep = keras.random.dropout(tf.ones((2, batch, 1, x.shape[-1]), x.dtype),
-                                        self.dropout, seed=self.seed_generator)
-            projected = tf.concat([tf.matmul(x * keep[0], w_f), tf.matmul(x * keep[1], w_b)],
-                                  axis=-1)
-            projected = tf.reshape(projected, (-1, 2 * self.units))
-        else:  # x_t W for every t and both directions, one (B T, features) matrix product
-            projected = tf.matmul(tf.reshape(x, (-1, x.shape[-1])), tf.concat([w_f, w_b], 1))
-        if self.use_bias:
-            projected = tf.nn.bias_add(projected, tf.concat([b_f, b_b], 0))
-        # tf.split, not slicing: here the slices' gradient took a fifth of the layer's time
-        p_f, p_b = tf.split(projected, 2, axis=-1)
-        ((index_f, inverse_f), (index_b, inverse_b)), packed = _packing(mask)
-        z = tf.concat([move_rows(p_f, index_f, inverse_f),
-                       move_rows(p_b, index_b, inverse_b)], axis=-1)  # (T, B, 2 units)
-        states = _parallel_recurrence(z, tf.cast(packed, x.dtype), _block_diagonal(u_f, u_b))
+        states, ((index_f, inverse_f), (index_b, inverse_b)) = self._states(x, mask, training)
         if not self.return_sequences:
             forward, backward = tf.split(states[-1], 2, axis=-1)
             return merge_directions(forward, backward, self.merge_mode)
         # back to the steps' own places, zeros at padding: the same moves, reversed
         s_f, s_b = (tf.reshape(s, (-1, self.units)) for s in tf.split(states, 2, axis=-1))
-        shape = (batch, steps, self.units)
+        shape = (tf.shape(x)[0], tf.shape(x)[1], self.units)
         forward = tf.reshape(move_rows(s_f, inverse_f, index_f), shape)
         backward = tf.reshape(move_rows(s_b, inverse_b, index_b), shape)
         return merge_directions(forward, backward, self.merge_mode)
 
-    def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
-
-    def compute_output_shape(self, input_shape):
-        width = 2 * self.units if self.merge_mode == "concat" else self.units
-        if self.return_sequences:
-            return (input_shape[0], input_shape[1], width)
-        return (input_shape[0], width)
+    def _width(self):
+        return 2 * self.units if self.merge_mode == "concat" else self.units
 
     def get_config(self):
-        kernel_init, recurrent_init, bias_init = (
-            keras.initializers.serialize(i) for i in self._initializers[0])
-        return {**super().get_config(), "units": self.units, "merge_mode": self.merge_mode,
-                "return_sequences": self.return_sequences, "dropout": self.dropout,
-                "use_bias": self.use_bias, "kernel_initializer": kernel_init,
-                "recurrent_initializer": recurrent_init, "bias_initializer": bias_init,
-                "seed": self.seed}
+        return {**super().get_config(), "merge_mode": self.merge_mode}
+
+
+@keras.saving.register_keras_serializable(package="birnn")
+class FusedSimpleRNN(_FusedRNN):
+    """`SimpleRNN(units, go_backwards=..., return_sequences=...)` on the fused layer's machinery:
+    one input projection, the mask out of the loop, the hand-written BPTT; one direction, so
+    the loop's matrix is U itself (no block-diagonal).
+
+    Args:
+        units: units of the layer.
+        go_backwards: read the sequence from its last step to its first. As in Keras, the
+            outputs of `return_sequences=True` are then in that reading order: output i is
+            the state after reading x_T..x_{T-i} (the mask passed on is not reversed,
+            as Keras's is not).
+        return_sequences: return the state at every step, `(batch, time, units)`, instead of
+            the final state. As in Keras, a masked step outputs the state it carries (the last
+            real step's, or zeros before the first).
+        dropout, use_bias, kernel_initializer, recurrent_initializer, bias_initializer, seed,
+            **kwargs: as in `FusedBidirectionalSimpleRNN` and SimpleRNN (with one dropout
+            mask per sequence and feature).
+
+    The activation is tanh; weights `kernel`, `recurrent_kernel`, `bias`, as in SimpleRNN
+    (`set_weights(simple_rnn.get_weights())` carries over).
+    """
+
+    def __init__(self, units, go_backwards=False, return_sequences=False, dropout=0.0,
+                 **kwargs):
+        super().__init__(units, (bool(go_backwards),), return_sequences=return_sequences,
+                         dropout=dropout, **kwargs)
+        self.go_backwards = bool(go_backwards)
+
+    def call(self, inputs, mask=None, training=False):
+        x = tf.convert_to_tensor(inputs)
+        states, _ = self._states(x, mask, training)
+        if not self.return_sequences:
+            return states[-1]  # zeros for a row with no real step: its loop read zeros only
+        if mask is None:  # every step real: the packed states are in reading order already
+            return tf.transpose(states, [1, 0, 2])
+        # Output i (reading order) is the state after the real steps read by then: c of them,
+        # at packed step T - length + c - 1 (padding first), or zeros if c = 0. A state is
+        # read at several masked steps, so this is a gather (whose gradient adds), not a move.
+        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        reading = tf.cast(tf.reverse(mask, [1]) if self.go_backwards else mask, tf.int32)
+        read = tf.cumsum(reading, axis=1)  # (B, T)
+        row = (steps - read[:, -1:] + read - 1) * batch + tf.range(batch)[:, None]
+        rows = tf.concat([tf.reshape(states, (-1, self.units)), tf.zeros_like(states[0, :1])], 0)
+        return tf.gather(rows, tf.where(read > 0, row, steps * batch))
+
+    def get_config(self):
+        return {**super().get_config(), "go_backwards": self.go_backwards}
