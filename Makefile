@@ -7,7 +7,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run run-strict report test lint lab lab-run data clean-cache
+.PHONY: help setup run run-strict report test test-previous lint lab lab-run data clean-cache \
+        assignment grade
 
 help:
 	@echo "make run    install, fetch IMDB, execute every notebook (outputs saved in them)"
@@ -15,8 +16,11 @@ help:
 	@echo "make test   install, lint, run the unit tests and every notebook in quick mode"
 	@echo "make lab    open JupyterLab on the same environment"
 	@echo "make lab-run  every notebook with small settings, copies in lab/ (a 90-minute class)"
+	@echo "make test-previous  the notebooks in quick mode on the previous TensorFlow release"
 	@echo "make lint   ruff on utils/, tests/ and the notebooks"
 	@echo "make report rewrite the README's results section and TEACHING.md's tables"
+	@echo "make assignment  the graded assignment: student release + autograder in dist/assignment/"
+	@echo "make grade SUBMISSION=path/to/notebook.ipynb  grade one notebook (last line: score: X / Y)"
 
 setup: $(STAMP)
 
@@ -45,6 +49,18 @@ report: setup
 test: setup lint
 	$(PY) -m pytest
 
+# The previous TensorFlow minor release, with the Keras 3 that pip installs for it, in its own
+# environment: the notebooks in quick mode (the result is recorded in tests/README.md).
+PREVIOUS_TF := 2.20.0
+PREVIOUS    := .venv-previous
+test-previous: data
+	@test -x $(PREVIOUS)/bin/python || $(PYTHON) -m venv $(PREVIOUS)
+	grep -v -E '^(tensorflow|keras)==' requirements.txt > $(PREVIOUS)/requirements.txt
+	$(PREVIOUS)/bin/python -m pip install --quiet tensorflow==$(PREVIOUS_TF) -r $(PREVIOUS)/requirements.txt
+	$(PREVIOUS)/bin/python -m pip install --quiet --no-deps -e .
+	$(PREVIOUS)/bin/python -c "import tensorflow as tf, keras; print('TensorFlow', tf.__version__, 'Keras', keras.__version__)"
+	$(PREVIOUS)/bin/python -m pytest -q -m notebook tests/test_notebooks.py -k quick_mode
+
 lint: setup
 	$(PY) -m ruff check utils tests notebooks
 
@@ -53,6 +69,13 @@ lab: setup
 
 lab-run: setup data
 	$(PY) -m utils.run_notebooks --lab
+
+# The auto-graded assignment (otter-grader, no Docker): utils/grading.py.
+assignment: setup
+	$(PY) utils/grading.py assign
+
+grade: setup
+	$(PY) utils/grading.py grade "$(SUBMISSION)"
 
 clean-cache:
 	rm -rf data/imdb_cache

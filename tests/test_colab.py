@@ -26,6 +26,12 @@ def test_every_notebook_carries_the_current_setup_cell_second(notebook):
         f"{notebook.name}: run `python -m utils.colab` to write the current set-up cell")
 
 
+def test_the_marker_is_how_utils_begins():
+    import utils
+
+    assert open(utils.__file__).read().startswith('"""' + colab.MARKER)
+
+
 def test_the_address_is_written_once():
     source = colab.setup_cell_source()
     assert source.count(colab.REPOSITORY) == 1 and len(source.splitlines()) <= 15
@@ -53,12 +59,18 @@ def test_setup_cells_run_where_the_package_is_not_installed(tmp_path):
     """A fresh runtime, simulated: Python started without site-packages' .pth files (so the
     editable install of `utils` is invisible, while TensorFlow stays importable), in an empty
     folder. Notebook 00's parameters, Colab and setup cells run; `utils` must then come from
-    the clone the Colab cell made (of this repository's committed `main`)."""
+    the clone the Colab cell made (of this repository's committed `main`), even though the
+    folder holds another package named `utils`."""
     notebook = ROOT / "notebooks" / "00_imdb_data_tour.ipynb"
     parameters, setup_colab, setup = code_sources(notebook)[:3]
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / "utils").mkdir()  # another package named `utils`, as a runtime may hold
+    (tmp_path / "utils" / "__init__.py").write_text('"""Other helpers."""\n')
     site_packages = sysconfig.get_paths()["purelib"]
     probe = (f"import sys; sys.path.append({site_packages!r})\n"
-             "import importlib.util; assert importlib.util.find_spec('utils') is None\n")
+             "import importlib.util; assert 'bidirectional' not in "
+             "open(importlib.util.find_spec('utils').origin).read()\n")
     report = "\nimport utils; print('UTILS FROM', utils.__file__)\n"
     env = {**os.environ, "BIRNN_REPOSITORY": ROOT.as_uri(), "TF_CPP_MIN_LOG_LEVEL": "2",
            "BIRNN_RESULTS_DIR": str(tmp_path / "results"), "MPLBACKEND": "Agg"}
@@ -68,6 +80,7 @@ def test_setup_cells_run_where_the_package_is_not_installed(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     clone = tmp_path / colab.CLONE_DIR
     assert f"UTILS FROM {clone / 'utils' / '__init__.py'}" in result.stdout
+    assert f"utils: commit {head[:7]}" in result.stdout  # says which revision it took
     assert (clone / "notebooks" / notebook.name).exists()
     # Run again in the same runtime folder: the clone is reused, not made twice.
     again = subprocess.run(

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 import yaml
 
 from utils import ROOT
@@ -61,3 +62,19 @@ def test_installed_versions_match_the_pins():
 
     for name, pinned in requirements().items():
         assert version(name) == pinned, f"{name}: installed {version(name)}, pinned {pinned}"
+
+
+@pytest.mark.parametrize("value, enabled", [("1", True), ("0", False)])
+def test_determinism_follows_birnn_deterministic(value, enabled):
+    """`set_seed` turns TensorFlow's op determinism on, unless BIRNN_DETERMINISTIC=0 (the way
+    out on a GPU op without a deterministic kernel; README, "On a GPU runtime")."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from utils.notebook import set_seed; set_seed(0)\n"
+            "from tensorflow.python.framework import config\n"
+            "print('DETERMINISM', config.is_op_determinism_enabled())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "BIRNN_DETERMINISTIC": value}, timeout=120)
+    assert f"DETERMINISM {enabled}" in result.stdout, result.stderr[-1000:]

@@ -29,6 +29,8 @@ def test_strict_mode_fails_on_an_unmet_outcome_only(tmp_path, monkeypatch):
     with pytest.raises(ExpectationNotMet, match="08_x: unmet: expected > 1, observed 0.5"):
         outcomes.expect("unmet", 0.5, "> 1", met=False)
     assert len(pd.read_csv(tmp_path / "e.csv")) == 2  # recorded before it raised
+    quick = MeasuredOutcomes("08_x", quick=True, file=tmp_path / "e.csv")
+    assert not quick.expect("unmet at quick size", 0.5, "> 1", met=False)  # recorded, not fatal
 
 
 def test_a_new_run_replaces_the_notebooks_rows_at_the_same_settings(tmp_path, monkeypatch):

@@ -1,10 +1,15 @@
 """Google Colab: the set-up cell every notebook carries, and the README's "open in Colab" badges.
 
-A notebook opened in a fresh Colab runtime has no `utils` package: its set-up cell (the second
-code cell, right after `parameters`) clones this repository into `birnn-notebooks/`, puts it on
-`sys.path`, installs only the libraries the runtime lacks (never TensorFlow or Keras, so the
-runtime's own versions stay) and goes on. Where `utils` is importable (`make lab`, the tests),
-the cell does nothing.
+A notebook opened in a fresh Colab runtime has no `utils` package of this collection: its
+set-up cell (the second code cell, right after `parameters`) clones the branch the badges open
+(`BRANCH`) into `birnn-notebooks/`, prints the commit it took, puts it first on `sys.path`,
+installs only the libraries the runtime lacks (never TensorFlow or Keras, so the runtime's own
+versions stay) and goes on. It recognises this collection's `utils` by `MARKER`, the first
+words of `utils/__init__.py`, so another package named `utils` does not stop it. Where the
+collection's `utils` is importable (`make lab`, the tests), the cell does nothing.
+
+The badges work once the collection is published at `REPOSITORY`; until then they open a
+page that does not exist.
 
 The repository's address is set here once, in `REPOSITORY`; the cell and the badges are
 generated from it:
@@ -31,6 +36,11 @@ CLONE_DIR = "birnn-notebooks"
 FIRST_LINE = "# extra code: in a fresh Colab runtime, fetch the collection's `utils` (else nothing)"
 
 
+#: The first words of `utils/__init__.py`: how the set-up cell tells this collection's `utils`
+#: from any other package of that name.
+MARKER = "Shared code for the bidirectional-RNN notebooks"
+
+
 def setup_cell_source() -> str:
     """The code of the set-up cell, with `REPOSITORY` filled in (<= 15 lines)."""
     return f'''{FIRST_LINE}
@@ -39,12 +49,12 @@ import os
 import subprocess
 import sys
 
-if importlib.util.find_spec("utils") is None:
+if (spec := importlib.util.find_spec("utils")) is None or "{MARKER}" not in open(spec.origin or os.devnull).read():
     repository = os.environ.get("BIRNN_REPOSITORY", "{REPOSITORY}")
     if not os.path.isdir("{CLONE_DIR}"):
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{BRANCH}",
-                        repository, "{CLONE_DIR}"], check=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "{BRANCH}", repository, "{CLONE_DIR}"], check=True)
     sys.path.insert(0, os.path.abspath("{CLONE_DIR}"))
+    print(subprocess.run(["git", "-C", "{CLONE_DIR}", "log", "-1", "--format=utils: commit %h of %cs, from " + repository], capture_output=True, text=True).stdout)
     missing = [name for name in {EXTRAS!r} if importlib.util.find_spec(name) is None]
     if missing:  # never TensorFlow or Keras: the runtime keeps its own
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)'''

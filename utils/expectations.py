@@ -13,8 +13,10 @@ depends on the machine, the library versions, the settings and luck: it goes thr
 prints what was expected and what came out, records it in `results/expectations.csv`
 (notebook, claim, settings, expected, observed, met) and returns whether it was met. It never
 stops a student's run. In strict mode (`BIRNN_STRICT=1`: `make run-strict`, which produced the
-committed notebooks, and the tests) an unmet expectation raises `ExpectationNotMet`, so a
-committed claim the run did not bear out cannot slip in.
+committed notebooks, and the tests) an unmet expectation at the default settings raises
+`ExpectationNotMet`, so a committed claim the run did not bear out cannot slip in; at quick
+settings (`quick=True`: the tests, `make lab-run`) outcomes are printed and recorded as
+"quick" only, since the expectations were established for the default settings.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class MeasuredOutcomes:
         same = (old.notebook == self.notebook) & (old.claim == claim) & (
             old.settings == self.settings)
         pd.concat([old[~same], pd.DataFrame([row])]).to_csv(self.file, index=False)
-        if not met and strict():
+        if not met and strict() and self.settings == "default":
             raise ExpectationNotMet(f"{self.notebook}: {claim}: expected {expected}, observed "
                                     f"{row['observed']} (strict mode: BIRNN_STRICT=1)")
         return met

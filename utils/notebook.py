@@ -81,14 +81,16 @@ def machine() -> dict:
 
 
 def set_seed(seed: int) -> None:
-    """Fix Python's, NumPy's and TensorFlow's random generators, and make ops deterministic.
+    """Fix Python's, NumPy's and TensorFlow's random generators, and make ops deterministic
+    (unless `BIRNN_DETERMINISTIC=0`, for a GPU op that has no deterministic kernel).
 
     `keras.utils.set_random_seed` seeds the three generators; op determinism makes
     TensorFlow pick deterministic kernels, so the same seed gives the same numbers
     run after run on the same machine (Keras's fit then becomes slightly slower).
     """
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if os.environ.get("BIRNN_DETERMINISTIC", "1") != "0":  # "0": a GPU op without a
+        tf.config.experimental.enable_op_determinism()     # deterministic kernel (README)
 
 
 @contextlib.contextmanager
@@ -119,8 +121,12 @@ def setup_notebook(seed: int = 42, quiet: bool = False) -> None:
     info = versions()
     if not quiet:
         print("  ".join(f"{name} {version}" for name, version in info.items()))
-        print(f"{cpu_model()}, {os.cpu_count()} cores; seed {seed}, deterministic ops on "
-              "(the same seed gives the same numbers on the same machine and versions)")
+        if os.environ.get("BIRNN_DETERMINISTIC", "1") != "0":
+            print(f"{cpu_model()}, {os.cpu_count()} cores; seed {seed}, deterministic ops on "
+                  "(the same seed gives the same numbers on the same machine and versions)")
+        else:
+            print(f"{cpu_model()}, {os.cpu_count()} cores; seed {seed}, deterministic ops OFF "
+                  "(BIRNN_DETERMINISTIC=0: runs are not repeatable to the last digit)")
     for lib, tested in TESTED_VERSIONS.items():
         if not info[lib].startswith(tested):
             print(f"Warning: tested with {lib} {tested}, running {info[lib]}; numbers may differ.")

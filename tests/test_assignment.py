@@ -1,0 +1,151 @@
+"""The auto-graded assignment (issue 18, item 3): `make assignment` and `make grade`.
+
+The assignment is built once (otter assign, into a temporary folder), then seven notebooks are
+graded with `python utils/grading.py grade`, what `make grade` runs, two at a time: the master
+itself (full marks), the untouched student release (less than half) and five wrong submissions,
+each made by editing one spot of the master's solutions (the solutions notebook otter assign
+writes from the master, without the master's test cells) in memory: each must lose points on its
+own question, and only there. Each grading executes a notebook with TensorFlow (about 25 s of
+CPU), so the file takes about two minutes on 2 free cores.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from utils import ROOT
+from utils.grading import MASTER
+from utils.run_notebooks import all_notebooks
+
+pytestmark = pytest.mark.notebook  # executes notebooks: slow
+
+#: name -> (question that must lose points, [(text in the master's solutions, replacement)]).
+WRONG = {
+    "no flip-back": ("q1", [("backward = ops.flip(backward, axis=1)", "pass")]),
+    "flip applied twice (input flipped too)": (
+        "q1", [("backward_rnn(x, mask=mask)", "backward_rnn(ops.flip(x, axis=1), mask=mask)")]),
+    "backward half ignored in the merge": ("q1", [
+        ("ops.concatenate([forward, backward], axis=-1)", "ops.concatenate([forward, forward], "
+                                                         "axis=-1)"),
+        ("return forward + backward", "return 2 * forward"),
+        ("return (forward + backward) / 2", "return forward"),
+        ("return forward * backward", "return forward * forward"),
+    ]),
+    "sign error in the BPTT sweep": ("q2", [("dh = da @ U_b.T", "dh = -da @ U_b.T")]),
+    "two-loss plan trained where one loss was asked": ("q3", [(
+        "one_loss_model = fit(one_loss_tagger())",
+        "one_loss_model = glue(fit(one_direction(backwards=False)), "
+        "fit(one_direction(backwards=True)))",
+    )]),
+}
+GRADING = str(ROOT / "utils" / "grading.py")  # what make assignment / make grade run
+LINE = re.compile(r"^(q\d|score): (\S+) / (\S+)$")
+
+
+def edited_solutions(assignment, edits) -> dict:
+    """The master's solutions notebook with each `(old, new)` applied to its code (each `old`
+    found once)."""
+    notebook = json.loads((assignment / "autograder" / "birnn_assignment.ipynb").read_text())
+    for old, new in edits:
+        hits = [cell for cell in notebook["cells"]
+                if cell["cell_type"] == "code" and old in "".join(cell["source"])]
+        assert len(hits) == 1, f"{old!r} is in {len(hits)} cells of the solutions, not one"
+        source = "".join(hits[0]["source"])
+        assert source.count(old) == 1, old
+        hits[0]["source"] = source.replace(old, new)
+    return notebook
+
+
+def grade(path, out) -> dict:
+    """`python utils/grading.py grade path` -> {"q1": (score, max), ..., "score": (X, Y)}."""
+    result = subprocess.run([sys.executable, GRADING, "grade", str(path),
+                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert LINE.match(lines[-1]) and lines[-1].startswith("score: "), lines[-3:]
+    return {m[1]: (float(m[2]), float(m[3])) for m in map(LINE.match, lines) if m}
+
+
+@pytest.fixture(scope="module")
+def assignment(tmp_path_factory):
+    out = tmp_path_factory.mktemp("assignment")
+    subprocess.run([sys.executable, GRADING, "assign", "--out", str(out)],
+                   check=True, capture_output=True, cwd=ROOT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def grades(assignment, tmp_path_factory):
+    """Every submission graded once, two at a time: {name: grade(...)}."""
+    folder = tmp_path_factory.mktemp("submissions")
+    submissions = {"master": MASTER,
+                   "student release": assignment / "student" / "birnn_assignment.ipynb"}
+    for i, (name, (_, edits)) in enumerate(WRONG.items()):
+        path = folder / f"wrong_{i}.ipynb"
+        path.write_text(json.dumps(edited_solutions(assignment, edits)))
+        submissions[name] = path
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(grade, path, assignment)
+                   for name, path in submissions.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_assign_writes_the_student_release_and_the_autograder(assignment):
+    student = json.loads((assignment / "student" / "birnn_assignment.ipynb").read_text())
+    text = "".join("".join(cell["source"]) for cell in student["cells"])
+    text += json.dumps(student["metadata"])  # the public tests live there
+    assert "ops.flip(backward" not in text and "U_b.T" not in text  # no solutions
+    assert "grader.check(\"q1\")" in text  # public tests, run by the student
+    assert "test_q1_concat_sequences" in text
+    for hidden in ("HIDDEN", "test_q1_masks_with_sequences", "test_q2_edge_sizes",
+                   "test_q3_one_loss_learns", "90210"):
+        assert hidden not in text, f"{hidden} leaked into the student release"
+    (zip_path,) = (assignment / "autograder").glob("*.zip")
+    with zipfile.ZipFile(zip_path) as archive:
+        tests = {name: archive.read(name).decode() for name in archive.namelist()
+                 if name.startswith("tests/")}
+    assert "test_q1_masks_with_sequences" in tests["tests/q1.py"]
+    assert "test_q3_one_loss_learns" in tests["tests/q3.py"]
+
+
+def test_the_master_scores_full_marks(grades):
+    scores = grades["master"]
+    assert scores["score"][0] == scores["score"][1] > 0
+    assert set(scores) == {"q1", "q2", "q3", "score"}  # q4 is graded by hand
+
+
+def test_the_untouched_student_release_scores_less_than_half(grades):
+    score, possible = grades["student release"]["score"]
+    assert score < possible / 2
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_each_wrong_submission_loses_points_on_its_question(grades, name):
+    question = WRONG[name][0]
+    scores = grades[name]
+    assert scores["score"][0] < scores["score"][1], f"{name}: {scores}"
+    assert scores[question][0] < scores[question][1], f"{name}: {scores}"
+    for other in {"q1", "q2", "q3"} - {question}:
+        assert scores[other][0] == scores[other][1], f"{name} lost points on {other}: {scores}"
+
+
+def test_missing_or_unreadable_submission_names_the_fix(tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    for argument, expected in (("", "No submission given"), (str(tmp_path / "nope.ipynb"),
+                               "no such file"), (str(broken), "not a readable Jupyter notebook")):
+        result = subprocess.run([sys.executable, GRADING, "grade", argument,
+                                 "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+        assert result.returncode != 0
+        assert expected in result.stderr and "make grade SUBMISSION=" in result.stderr
+
+
+def test_the_assignment_is_not_a_lesson_notebook():
+    """`make run` and the quick-mode notebook tests leave notebooks/assignments/ alone."""
+    assert MASTER.is_file()
+    assert MASTER not in all_notebooks() and MASTER.parent.name == "assignments"
