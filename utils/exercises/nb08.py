@@ -133,10 +133,12 @@ def _metrics(p, y) -> dict:
 
 
 def _sign_only(z, y) -> set:
-    """The columns that no positive rescaling of the logits `z` changes."""
+    """The columns that no positive rescaling of the logits `z` changes (the largest |z| is
+    taken from 0.01 to 100, so that a nearly untrained model's logits count too)."""
     from utils.maths import sigmoid
 
-    scaled = [_metrics(sigmoid(k * z), y) for k in np.logspace(-2, 2, 9)]
+    unit = z / max(float(np.abs(z).max()), 1e-12)
+    scaled = [_metrics(sigmoid(k * unit), y) for k in np.logspace(-2, 2, 9)]
     return {c for c in METRICS if np.ptp([s[c] for s in scaled]) == 0}
 
 
