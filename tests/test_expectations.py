@@ -47,3 +47,14 @@ def test_a_new_run_replaces_the_notebooks_rows_at_the_same_settings(tmp_path, mo
     assert rows.set_index("claim").loc["the claim now", "observed"] == 3
     assert summary(file) == (1, 2, ["07_x: other notebook"])
     assert summary(file, settings="quick") == (1, 1, [])
+
+
+def test_tests_readme_lists_every_expectation_of_the_committed_run():
+    from utils import ROOT
+    from utils.expectations import expectations_list
+
+    committed = ROOT / "results" / "expectations.csv"
+    assert committed.exists(), "run `make run-strict`: the committed run records its expectations"
+    table = expectations_list(committed)
+    assert table in (ROOT / "tests" / "README.md").read_text(), "run `make report`"
+    assert "| NO |" not in table, "the committed strict run met every expectation"

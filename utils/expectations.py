@@ -28,6 +28,7 @@ import pandas as pd
 from .paths import RESULTS_DIR
 
 COLUMNS = ["notebook", "claim", "settings", "expected", "observed", "met"]
+TEXT = {"expected": str, "observed": str}  # as printed: pandas must not turn 32 into 32.0
 
 
 class ExpectationNotMet(AssertionError):
@@ -59,7 +60,7 @@ class MeasuredOutcomes:
         """Drop this notebook's rows of an earlier run at these settings (a claim since removed
         must not linger in the file)."""
         if self.file.exists():
-            old = pd.read_csv(self.file)
+            old = pd.read_csv(self.file, dtype=TEXT)
             keep = ~((old.notebook == self.notebook) & (old.settings == self.settings))
             old[keep].to_csv(self.file, index=False)
 
@@ -72,7 +73,8 @@ class MeasuredOutcomes:
         print(f"{'expected and met' if met else 'EXPECTED, NOT MET'}: {claim}: expected "
               f"{expected}, this run {row['observed']}")
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        old = pd.read_csv(self.file) if self.file.exists() else pd.DataFrame(columns=COLUMNS)
+        old = (pd.read_csv(self.file, dtype=TEXT) if self.file.exists()
+               else pd.DataFrame(columns=COLUMNS))
         same = (old.notebook == self.notebook) & (old.claim == claim) & (
             old.settings == self.settings)
         pd.concat([old[~same], pd.DataFrame([row])]).to_csv(self.file, index=False)
@@ -92,10 +94,37 @@ def summary(file=None, settings: str = "default", notebooks=None) -> tuple[int, 
     file = RESULTS_DIR / "expectations.csv" if file is None else file
     if not file.exists():
         return 0, 0, []
-    rows = pd.read_csv(file)
+    rows = pd.read_csv(file, dtype=TEXT)
     rows = rows[rows.settings == settings]
     if notebooks is not None:
         rows = rows[rows.notebook.isin(notebooks)]
     unmet = rows[~rows.met.astype(bool)]
     return int(rows.met.astype(bool).sum()), len(rows), [
         f"{n}: {c}" for n, c in zip(unmet.notebook, unmet.claim, strict=True)]
+
+
+LIST_BEGIN = "<!-- expectations:begin (written by `make report` from results/expectations.csv) -->"
+LIST_END = "<!-- expectations:end -->"
+
+
+def expectations_list(file=None) -> str:
+    """Every expectation of the committed run, as a Markdown table: notebook, claim, what was
+    expected at the default settings, what that run measured, met or not."""
+    file = RESULTS_DIR / "expectations.csv" if file is None else file
+    rows = pd.read_csv(file, dtype=TEXT).query("settings == 'default'")
+    lines = ["| notebook | claim | expected (default settings) | committed run | met |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r.notebook} | {r.claim} | {r.expected} | {r.observed} | "
+              f"{'yes' if r.met else 'NO'} |" for r in rows.itertuples()]
+    return "\n".join([LIST_BEGIN, *lines, LIST_END])
+
+
+def update_list(path, file=None) -> bool:
+    """Rewrite the list between the markers in `path` (tests/README.md); True if it changed."""
+    text = path.read_text()
+    if LIST_BEGIN not in text or LIST_END not in text:
+        raise ValueError(f"{path.name} has no expectations markers; add\n{LIST_BEGIN}\n{LIST_END}")
+    head, rest = text.split(LIST_BEGIN, 1)
+    new = head + expectations_list(file) + rest.split(LIST_END, 1)[1]
+    path.write_text(new)
+    return new != text

@@ -196,3 +196,8 @@ if __name__ == "__main__":
         sys.exit(0 if ok else 1)
     changed = update_readme()
     print("README results section " + ("updated." if changed else "already current."))
+    if (RESULTS_DIR / "expectations.csv").exists():
+        from .expectations import update_list
+
+        changed = update_list(ROOT / "tests" / "README.md")
+        print("tests/README.md expectations " + ("updated." if changed else "already current."))
