@@ -111,12 +111,14 @@ def expectations_list(file=None) -> str:
     """Every expectation of the committed run, as a Markdown table: notebook, claim, what was
     expected at the default settings, what that run measured, met or not."""
     file = RESULTS_DIR / "expectations.csv" if file is None else file
+    from .report import markdown_table
+
     rows = pd.read_csv(file, dtype=TEXT).query("settings == 'default'")
-    lines = ["| notebook | claim | expected (default settings) | committed run | met |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r.notebook} | {r.claim} | {r.expected} | {r.observed} | "
-              f"{'yes' if r.met else 'NO'} |" for r in rows.itertuples()]
-    return "\n".join([LIST_BEGIN, *lines, LIST_END])
+    table = pd.DataFrame({"notebook": rows.notebook, "claim": rows.claim,
+                          "expected (default settings)": rows.expected,
+                          "committed run": rows.observed,
+                          "met": rows.met.map({True: "yes", False: "NO"})})
+    return "\n".join([LIST_BEGIN, markdown_table(table), LIST_END])
 
 
 def update_list(path, file=None) -> bool:

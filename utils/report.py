@@ -51,7 +51,7 @@ TIMINGS = {
 }
 
 
-def _table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     """A pandas DataFrame as a Markdown table (no extra dependency)."""
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
@@ -121,7 +121,7 @@ def results_section(folder: Path | None = None) -> str:
             f"{times.seconds[~solutions].sum() / 60:.1f}, the solutions "
             f"{times.seconds[solutions].sum() / 60:.1f}; wall time per notebook below, from "
             "`results/run_times.csv`).", "",
-            _table(times.assign(seconds=times.seconds.map(lambda s: f"{s:.0f}"))), "",
+            markdown_table(times.assign(seconds=times.seconds.map(lambda s: f"{s:.0f}"))), "",
         ]
         imdb = times[~solutions & times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
         if len(imdb) == len(IMDB_EXPERIMENTS):
@@ -141,7 +141,7 @@ def results_section(folder: Path | None = None) -> str:
             continue
         parts += [f"### {title}", "",
                   f"From [`{notebook}`](notebooks/{notebook}.ipynb), `results/{name}.csv`:", "",
-                  _table(experiment_summary(pd.read_csv(csv), metric)), ""]
+                  markdown_table(experiment_summary(pd.read_csv(csv), metric)), ""]
         if name == "merge_modes":
             best, test = chosen_on_validation(pd.read_csv(csv))
             parts += [f"Chosen on validation accuracy among the bidirectional variants: "
@@ -157,7 +157,7 @@ def results_section(folder: Path | None = None) -> str:
         parts += [
             f"### {title}", "",
             f"From [`{notebook}`](notebooks/{notebook}.ipynb): {sentence}", "",
-            _table(pd.DataFrame({
+            markdown_table(pd.DataFrame({
                 "clock": t["clock"],
                 a_label: [f"{v:.2f}" for v in t[a]],
                 b_label: [f"{v:.2f}" for v in t[b]],

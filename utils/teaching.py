@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .paths import RESULTS_DIR, ROOT
-from .report import _table
+from .report import markdown_table
 
 TEACHING = ROOT / "TEACHING.md"
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -112,7 +112,7 @@ def times_block(results: Path | None = None) -> str:
                          words=table.words.map("{:,}".format))
     total = table[["words", "reading (min)", "run (min)", "student time (min)"]].sum()
     return "\n".join([
-        _table(shown), "",
+        markdown_table(shown), "",
         f"All {len(table)} lessons: {int(total['words']):,} words, about "
         f"{total['reading (min)'] / 60:.1f} hours of reading at {WORDS_PER_MINUTE} words a "
         f"minute and {total['run (min)']:.0f} minutes of running at the full settings "
@@ -132,7 +132,7 @@ def sessions_block(results: Path | None = None) -> str:
                      "reading and running (min)": f"{lesson_minutes:.0f}",
                      "exercises (min)": exercise_minutes,
                      "total (min)": f"{lesson_minutes + exercise_minutes:.0f}"})
-    return _table(pd.DataFrame(rows))
+    return markdown_table(pd.DataFrame(rows))
 
 
 def exercises_block() -> str:
@@ -144,7 +144,7 @@ def exercises_block() -> str:
                          "the student produces, checked by": f"`{check}`" if check else "",
                          "difficulty": STARS.get(level, "?"), "minutes": minutes or "?"})
     table = pd.DataFrame(rows)
-    return "\n".join([_table(table), "",
+    return "\n".join([markdown_table(table), "",
                       f"{len(table)} exercises, about {table.minutes.sum() / 60:.0f} hours in all. "
                       "★ change a parameter and read the output; ★★ write a few lines against "
                       "a named check; ★★★ derive something and implement it."])
