@@ -47,13 +47,12 @@ def _format(value) -> str:
 
 
 class MeasuredOutcomes:
-    """The measured outcomes of one notebook run: `expect(...)` each, read them with `table()`."""
+    """The measured outcomes of one notebook run, each recorded by `expect(...)`."""
 
     def __init__(self, notebook: str, quick: bool = False, file=None):
         self.notebook = notebook
         self.settings = "quick" if quick else "default"
         self.file = RESULTS_DIR / "expectations.csv" if file is None else file
-        self.rows: list[dict] = []
         self._forget_earlier_runs()
 
     def _forget_earlier_runs(self) -> None:
@@ -69,7 +68,6 @@ class MeasuredOutcomes:
         met = bool(met)
         row = {"notebook": self.notebook, "claim": claim, "settings": self.settings,
                "expected": expected, "observed": _format(observed), "met": met}
-        self.rows.append(row)
         print(f"{'expected and met' if met else 'EXPECTED, NOT MET'}: {claim}: expected "
               f"{expected}, this run {row['observed']}")
         self.file.parent.mkdir(parents=True, exist_ok=True)
@@ -82,10 +80,6 @@ class MeasuredOutcomes:
             raise ExpectationNotMet(f"{self.notebook}: {claim}: expected {expected}, observed "
                                     f"{row['observed']} (strict mode: BIRNN_STRICT=1)")
         return met
-
-    def table(self) -> pd.DataFrame:
-        """This run's outcomes so far, one row each."""
-        return pd.DataFrame(self.rows, columns=COLUMNS)
 
 
 def summary(file=None, settings: str = "default", notebooks=None) -> tuple[int, int, list[str]]:
@@ -123,10 +117,10 @@ def expectations_list(file=None) -> str:
 
 def update_list(path, file=None) -> bool:
     """Rewrite the list between the markers in `path` (tests/README.md); True if it changed."""
+    from .report import replace_block
+
     text = path.read_text()
-    if LIST_BEGIN not in text or LIST_END not in text:
-        raise ValueError(f"{path.name} has no expectations markers; add\n{LIST_BEGIN}\n{LIST_END}")
-    head, rest = text.split(LIST_BEGIN, 1)
-    new = head + expectations_list(file) + rest.split(LIST_END, 1)[1]
+    new = replace_block(text, LIST_BEGIN, LIST_END, expectations_list(file), path.name,
+                        "expectations")
     path.write_text(new)
     return new != text

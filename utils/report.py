@@ -168,15 +168,23 @@ def results_section(folder: Path | None = None) -> str:
     return "\n".join(parts)
 
 
+def replace_block(text: str, begin: str, end: str, block: str, where: str, what: str) -> str:
+    """`text` with everything from the marker `begin` to the marker `end` replaced by `block`
+    (which carries the markers itself); `where` (the file) and `what` (the block) name it in
+    the error if a marker is missing.
+    The README's results section, TEACHING.md's tables and tests/README.md's list of
+    expectations are all written this way."""
+    if begin not in text or end not in text:
+        raise ValueError(f"{where} has no {what} markers; add\n{begin}\n{end}")
+    head, rest = text.split(begin, 1)
+    return head + block + rest.split(end, 1)[1]
+
+
 def update_readme(readme: Path | None = None, folder: Path | None = None) -> bool:
     """Replace the results section of the README; return True if it changed."""
     readme = Path(readme) if readme is not None else ROOT / "README.md"
     text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{readme.name} has no results markers; add\n{BEGIN}\n{END}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = head + results_section(folder) + tail
+    new = replace_block(text, BEGIN, END, results_section(folder), readme.name, "results")
     readme.write_text(new)
     return new != text
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .paths import RESULTS_DIR, ROOT
-from .report import markdown_table
+from .report import markdown_table, replace_block
 
 TEACHING = ROOT / "TEACHING.md"
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -158,11 +158,7 @@ def generated(results: Path | None = None) -> dict[str, str]:
 def _replace(text: str, blocks: dict[str, str]) -> str:
     for name, body in blocks.items():
         begin, end = BLOCKS[name]
-        if begin not in text or end not in text:
-            raise ValueError(f"TEACHING.md has no {name} markers; add\n{begin}\n{end}")
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = f"{head}{begin}\n{body}\n{end}{tail}"
+        text = replace_block(text, begin, end, f"{begin}\n{body}\n{end}", "TEACHING.md", name)
     return text
 
 
