@@ -7,7 +7,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run run-strict report test test-previous lint lab lab-run data clean-cache \
+.PHONY: help setup run run-strict report test test-previous lint lab lab-run laptop-run data \
+        clean-cache \
         assignment grade
 
 help:
@@ -16,6 +17,7 @@ help:
 	@echo "make test   install, lint, run the unit tests and every notebook in quick mode"
 	@echo "make lab    open JupyterLab on the same environment"
 	@echo "make lab-run  every notebook with small settings, copies in lab/ (a 90-minute class)"
+	@echo "make laptop-run  every notebook with a laptop's settings (between quick and full), in lab/"
 	@echo "make test-previous  the notebooks in quick mode on the previous TensorFlow release"
 	@echo "make lint   ruff on utils/, tests/ and the notebooks"
 	@echo "make report rewrite the README's results section and TEACHING.md's tables"
@@ -46,8 +48,11 @@ report: setup
 	$(PY) -m utils.report
 	$(PY) -m utils.teaching
 
+# Two tests at a time (pytest-xdist): a notebook's kernel spends much of its time tracing
+# graphs on one core, so two of them keep both cores busy. TEST_WORKERS=1 runs one at a time.
+TEST_WORKERS ?= 2
 test: setup lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The previous TensorFlow minor release, with the Keras 3 that pip installs for it, in its own
 # environment: the notebooks in quick mode (the result is recorded in tests/README.md).
@@ -69,6 +74,9 @@ lab: setup
 
 lab-run: setup data
 	$(PY) -m utils.run_notebooks --lab
+
+laptop-run: setup data
+	$(PY) -m utils.run_notebooks --laptop
 
 # The auto-graded assignment (otter-grader, no Docker): utils/grading.py.
 assignment: setup

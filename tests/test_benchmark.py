@@ -243,3 +243,37 @@ def test_seconds_per_epoch_ratio_needs_a_timed_epoch_of_both():
     history = timing_frame(handmade=[9, 3], keras_=[9, 3])
     with pytest.raises(ValueError, match="both layers"):
         seconds_per_epoch_ratio(history[history["layer"] == "handmade"])
+
+
+def test_on_cores_pins_every_thread_and_puts_the_affinity_back():
+    """As `taskset -a -c 0`: threads started before the block (TensorFlow's pools) and during
+    it run on core 0 only; afterwards every thread has its old cores again."""
+    import os
+    import threading
+
+    from utils.benchmark import on_cores
+
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    before = os.sched_getaffinity(0)
+    seen, go, done = {}, threading.Event(), threading.Event()
+
+    def worker():  # started before the block, reads its own affinity inside it
+        go.wait()
+        seen["old thread"] = os.sched_getaffinity(0)
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    with on_cores({0}) as pinned:
+        assert pinned
+        go.set()
+        done.wait(5)
+        new = threading.Thread(target=lambda: seen.update({"new thread": os.sched_getaffinity(0)}))
+        new.start()
+        new.join()
+    thread.join()
+    assert seen == {"old thread": {0}, "new thread": {0}}
+    assert os.sched_getaffinity(0) == before
+    with on_cores({10_000}) as pinned:  # a core the machine does not have: nothing changes
+        assert not pinned and os.sched_getaffinity(0) == before

@@ -31,6 +31,12 @@ def test_strict_mode_fails_on_an_unmet_outcome_only(tmp_path, monkeypatch):
     assert len(pd.read_csv(tmp_path / "e.csv")) == 2  # recorded before it raised
     quick = MeasuredOutcomes("08_x", quick=True, file=tmp_path / "e.csv")
     assert not quick.expect("unmet at quick size", 0.5, "> 1", met=False)  # recorded, not fatal
+    monkeypatch.setenv("BIRNN_SETTINGS", "laptop")  # a runner's preset: not the defaults
+    laptop = MeasuredOutcomes("08_x", file=tmp_path / "e.csv")
+    assert not laptop.expect("unmet on a laptop", 0.5, "> 1", met=False)  # recorded, not fatal
+    rows = pd.read_csv(tmp_path / "e.csv").set_index("claim")
+    assert rows.loc["unmet on a laptop", "settings"] == "laptop"
+    assert summary(tmp_path / "e.csv") == (1, 2, ["08_x: unmet"])  # default settings only
 
 
 def test_a_new_run_replaces_the_notebooks_rows_at_the_same_settings(tmp_path, monkeypatch):

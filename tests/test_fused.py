@@ -187,9 +187,48 @@ def test_config_and_saving_round_trip(tmp_path):
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("steps_per_iteration, parallel_loops", [(1, 1), (2, 3), (8, 2), (5, 4)])
+def test_every_loop_shape_computes_the_same(steps_per_iteration, parallel_loops):
+    """Steps per iteration and loops over the batch change the time, not the numbers: 7 steps
+    (which 2, 5 and 8 do not divide), 5 sequences (which 2, 3 and 4 loops split unevenly),
+    holes in the mask and an empty row."""
+    rng = np.random.default_rng(steps_per_iteration)
+    for merge_mode, return_sequences in (("concat", False), ("sum", True)):
+        keras_layer = matched_pair(4, 3, merge_mode, return_sequences)[1]
+        fused = FusedBidirectionalSimpleRNN(4, merge_mode, return_sequences=return_sequences,
+                                            steps_per_iteration=steps_per_iteration,
+                                            parallel_loops=parallel_loops)
+        fused.build((None, None, 3))
+        fused.set_weights(keras_layer.get_weights())
+        x = rng.normal(size=(5, 7, 3)).astype("float32")
+        assert_same(fused, keras_layer, x, make_mask("empty rows", 5, 7, rng))
+
+
+def test_the_loop_defaults_come_from_the_machine_and_travel_as_given(tmp_path):
+    from utils import fused as fused_module
+    from utils.benchmark import on_cores
+
+    layer = FusedBidirectionalSimpleRNN(3)
+    assert layer.steps_per_iteration == fused_module.DEFAULT_STEPS_PER_ITERATION
+    assert layer.parallel_loops == min(fused_module.usable_cores(), 2) >= 1
+    before = fused_module.usable_cores()
+    with on_cores({0}) as pinned:  # as taskset -c 0: one core, so one loop
+        if pinned:
+            assert fused_module.usable_cores() == 1
+            assert FusedBidirectionalSimpleRNN(3).parallel_loops == 1
+    assert fused_module.usable_cores() == before  # put back
+    given = FusedBidirectionalSimpleRNN(3, steps_per_iteration=2, parallel_loops=3)
+    assert (given.steps_per_iteration, given.parallel_loops) == (2, 3)
+    config = layer.get_config()  # None travels: a loaded layer chooses for its own machine
+    assert config["steps_per_iteration"] is None and config["parallel_loops"] is None
+    assert FusedBidirectionalSimpleRNN.from_config(given.get_config()).parallel_loops == 3
+
+
 @pytest.mark.parametrize("kwargs, word", [
     ({"units": 0}, "units"), ({"units": 4, "merge_mode": None}, "merge_mode"),
     ({"units": 4, "merge_mode": "max"}, "merge_mode"), ({"units": 4, "dropout": 1.0}, "dropout"),
+    ({"units": 4, "steps_per_iteration": 0}, "steps_per_iteration"),
+    ({"units": 4, "parallel_loops": 1.5}, "parallel_loops"),
 ])
 def test_bad_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):

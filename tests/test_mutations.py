@@ -19,30 +19,37 @@ import pytest
 from utils import ROOT, colab
 from utils.run_notebooks import quick_parameters
 
-#: (bug, file in utils/, text, replacement, notebook whose quick run must fail)
+#: (bug, file in utils/, text, replacement, notebooks whose quick runs must each fail)
 MUTATIONS = [
     ("no flip-back of the backward outputs", "layers.py",
      "            backward = ops.flip(backward, axis=1)\n",
      "            pass  # the flip back, removed\n",
-     "01_bidirectional_by_hand"),
+     ["01_bidirectional_by_hand", "03_handmade_vs_keras_bidirectional"]),
     ("a merge that drops the backward half: a tagger reading one direction only", "layers.py",
      "        return ops.concatenate([forward, backward], axis=-1)\n",
      "        return ops.concatenate([forward, forward], axis=-1)\n",
-     "07_sentence_boundaries"),
+     ["01_bidirectional_by_hand", "03_handmade_vs_keras_bidirectional", "05_merge_modes_on_imdb",
+      "06_what_each_direction_sees", "07_sentence_boundaries"]),
     ("a sign error in the backward direction's BPTT sweep", "reference.py",
      '        dh = da @ params["U_b"].T',
      '        dh = -da @ params["U_b"].T',
-     "02_backprop_through_time"),
+     ["02_backprop_through_time"]),
+    ("a sign error in the fused layer's hand-written BPTT", "fused.py",
+     "                g = tf.matmul(das[j], u_t)",
+     "                g = -tf.matmul(das[j], u_t)",
+     ["04_fused_bidirectional_rnn", "05_merge_modes_on_imdb"]),
     ("one loss, with the backward half's gradient stopped", "layers.py",
      "        # 5. Merge the two directions",
      "        backward = ops.stop_gradient(backward)\n        # 5. Merge the two directions",
-     "01_bidirectional_by_hand"),  # (08's needs-both task still learns: see the note below)
+     ["01_bidirectional_by_hand"]),  # (08's needs-both task still learns: see the note above)
 ]
+CASES = [(bug, module, old, new, notebook)
+         for bug, module, old, new, notebooks in MUTATIONS for notebook in notebooks]
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("bug, module, old, new, notebook", MUTATIONS,
-                         ids=[m[0].split(":")[0] for m in MUTATIONS])
+@pytest.mark.parametrize("bug, module, old, new, notebook", CASES,
+                         ids=[f"{c[0].split(':')[0]} -> {c[4][:2]}" for c in CASES])
 def test_a_planted_bug_fails_a_quick_run(bug, module, old, new, notebook, tmp_path, monkeypatch):
     mutated = tmp_path / "mutated"
     shutil.copytree(ROOT / "utils", mutated / "utils",

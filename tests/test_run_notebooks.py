@@ -41,3 +41,38 @@ def test_a_failing_notebook_is_kept_aside_and_the_committed_one_untouched(tmp_pa
     assert "".join(ran["cells"][-1]["outputs"][0]["text"]) == "2\n"
     assert ran["metadata"]["papermill"]["output_path"] == "notebooks/02_good.ipynb"
     assert not list((tmp_path / "build" / "runs").iterdir())  # nothing half-written left
+
+
+def test_the_laptop_preset_lies_between_quick_and_full():
+    """Each knob of `LAPTOP` a lesson declares is at least its quick value and at most its
+    default (a count of seeds for `seeds`; `subset=None`, all reviews, is the largest), at
+    least one is strictly between for every lesson that trains, and every lesson runs with
+    quick mode off."""
+    import ast
+
+    import papermill as pm
+
+    def size(name, value):
+        if name == "seeds":
+            return len(value)
+        return float("inf") if value is None else value
+
+    for notebook in run_notebooks.all_notebooks(solutions=False):
+        declared = pm.inspect_notebook(str(notebook))
+        laptop = run_notebooks.preset_parameters(notebook, "laptop")
+        quick = run_notebooks.quick_parameters(notebook)
+        assert "quick" not in laptop
+        for name, value in laptop.items():
+            default = ast.literal_eval(declared[name]["default"])
+            assert size(name, quick.get(name, value)) <= size(name, value), (notebook.name, name)
+            assert size(name, value) <= size(name, default), (notebook.name, name)
+        smaller = [name for name, value in laptop.items()
+                   if size(name, value) < size(name, ast.literal_eval(declared[name]["default"]))]
+        assert smaller or not laptop, notebook.name
+
+
+def test_a_preset_is_named_or_refused():
+    notebook = run_notebooks.all_notebooks(solutions=False)[0]
+    assert run_notebooks.quick_parameters(notebook) == run_notebooks.preset_parameters(notebook)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        run_notebooks.preset_parameters(notebook, "full")

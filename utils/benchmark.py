@@ -13,6 +13,7 @@ by piece:
   metrics and the seconds of every epoch.
 - `seconds_per_epoch_ratio(history)`: the typical seconds per epoch of each, and how many
   times slower (or faster) the hand-made layer is.
+- `on_cores(cores)`: a block run on some of the machine's cores only (as `taskset -c`).
 - `batches(x, y, batch_size, seed)`: the data as a `tf.data` pipeline with autotuning off,
   which `train_side_by_side` trains on (why: its docstring).
 
@@ -23,7 +24,9 @@ epoch out of the timing (it also traces and compiles the graph), and uses median
 unusually slow epoch does not move them).
 """
 
+import contextlib
 import gc
+import os
 import time
 from collections.abc import Callable
 
@@ -34,6 +37,31 @@ import tensorflow as tf
 
 from .layers import HandmadeBidirectional
 from .notebook import set_seed
+
+
+@contextlib.contextmanager
+def on_cores(cores):
+    """Run the block on these CPU cores only, as `taskset -a -c` would: every thread of this
+    process (TensorFlow's included) and those it starts; the fused layers built inside choose
+    their loops for them. The affinity is put back afterwards. Yields False, and changes
+    nothing, where the system has no affinity call (macOS, Windows) or lacks these cores."""
+    threads = "/proc/self/task"
+    if (not hasattr(os, "sched_setaffinity") or not os.path.isdir(threads)
+            or not set(cores) <= os.sched_getaffinity(0)):
+        yield False
+        return
+    before = os.sched_getaffinity(0)
+
+    def pin(allowed):
+        for tid in os.listdir(threads):
+            with contextlib.suppress(ProcessLookupError):  # a thread that has ended
+                os.sched_setaffinity(int(tid), allowed)
+
+    pin(set(cores))
+    try:
+        yield True
+    finally:
+        pin(before)
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -171,7 +199,9 @@ def compare_layers(hand_layer, keras_layer, inputs, mask=None) -> pd.DataFrame:
     for kind, name, hand_value, keras_value in pairs:
         hand_value, keras_value = np.asarray(hand_value), np.asarray(keras_value)
         if hand_value.shape != keras_value.shape:
-            raise ValueError(f"{name}: shapes differ, {hand_value.shape} and {keras_value.shape}.")
+            raise AssertionError(f"{name}: shapes differ, {hand_value.shape} and "
+                                 f"{keras_value.shape}: the two layers are not the same function "
+                                 "(a shape () gradient: the loss does not reach that weight).")
         rows.append({
             "kind": kind,
             "name": name,

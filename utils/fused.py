@@ -36,20 +36,14 @@ the state; notebook 04 writes it as the Greek letter mu):
 
 The backward direction runs the same recurrence on the reversed sequence with its own W, U, b.
 
-Measured on this project's 2-core CPU while the layer was built (IMDB-like data, 300 tokens,
-batch 128, 32 units; the layer's forward and backward pass on a batch, or medians of
-alternating epochs in one process), on the versions of the time: TensorFlow's own gradient of
-the loop instead of the hand-written one, 4.2 s per epoch against 2.8 s; 4 steps per loop
-iteration instead of 1, 2.6 s against 2.8 s (2 or 8: no better than 4, with the steps of an
-iteration split by one `tf.unstack`). Solutions 04 (exercises 2 and 4) measure both choices
-on the current layer. Moving the mask out of the loop (change 3) took the CPU time of an epoch
-down by about 10 %. Then a profile of one batch (`tf.profiler`) showed the loop taking less
-than half of the layer's time: the gradients of the gathers that move the rows
-(TensorFlow's adds rows into zeros: 2 ms each) and of slices of the projections took the
-rest. With the hand-written moves and `tf.split`,
-the layer's forward and backward pass went from 30 ms to 17 ms a batch (`Bidirectional`: 33
-ms). Not kept, as no faster: XLA on the loop (`jit_compile=True`). A single loop over the
-whole batch timed within a few per cent of two half-batch loops, either way round.
+Two choices are the machine's: the loop does `steps_per_iteration` steps per iteration (fewer
+iterations, less overhead per step) and runs as `parallel_loops` independent loops, each over
+a slice of the batch (TensorFlow runs independent loops at the same time, one per core, as it
+runs Bidirectional's two direction loops). Both are constructor arguments; their defaults are
+`DEFAULT_STEPS_PER_ITERATION` and one loop per core this process may use, at most two
+(`default_parallel_loops`). Notebook 04 times the layer on one core and on two, and solutions
+04 (exercises 2 and 4) time the other choices on the machine at hand: other step counts, and
+TensorFlow's own gradient of the loop instead of the hand-written one.
 
 `FusedSimpleRNN` is one direction on the same functions (changes 1, 3 and 4; the loop's matrix
 is U itself) and computes exactly what `keras.layers.SimpleRNN(units, go_backwards=...,
@@ -61,6 +55,9 @@ where `Bidirectional` outputs zeros there.
 """
 
 from __future__ import annotations
+
+import functools
+import os
 
 import keras
 import tensorflow as tf
@@ -75,8 +72,25 @@ def _block_diagonal(a, b):
     return tf.concat([tf.concat([a, zeros], 1), tf.concat([zeros, b], 1)], 0)
 
 
-#: Time steps per iteration of the loops (the first chunk is filled with zero steps in front).
-STEPS_PER_ITERATION = 4
+#: Time steps per iteration of the loops when the layer is not given `steps_per_iteration` (the
+#: first chunk is filled with zero steps in front). Solutions 04, exercise 2, times 1, 2, 4, 8.
+DEFAULT_STEPS_PER_ITERATION = 4
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: those of its CPU affinity (`taskset`, a container's
+    cpuset) where the system says, else all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def default_parallel_loops() -> int:
+    """Independent loops over slices of the batch, when the layer is not given
+    `parallel_loops`: one per usable core, at most two (the most the collection has measured;
+    notebook 04 times one and two cores)."""
+    return min(usable_cores(), 2)
 
 
 def _chunks(x, steps, padded, k):
@@ -94,37 +108,30 @@ def _unchunk(ta, steps):
     return x[tf.shape(x)[0] - steps:]
 
 
-#: Independent loops, each over a slice of the batch. TensorFlow runs independent loops at the
-#: same time, one per core, as it runs Bidirectional's two direction loops: with one loop for
-#: both directions, a second loop over the other half of the batch keeps the second core busy.
-PARALLEL_LOOPS = 2
-
-
-def _parallel_recurrence(z, m, u, parts=None):
-    """`_recurrence` on `parts` slices of the batch (axis 1), run as independent loops."""
-    parts = PARALLEL_LOOPS if parts is None else parts
+def _parallel_recurrence(z, m, u, parts, k=DEFAULT_STEPS_PER_ITERATION):
+    """The loop's states on `parts` slices of the batch (axis 1), run as independent loops of
+    `k` steps per iteration."""
+    recurrence = _recurrence if k == DEFAULT_STEPS_PER_ITERATION else _recurrence_with(k)
     if parts == 1:
-        return _recurrence(z, m, u)
+        return recurrence(z, m, u)
     batch = tf.shape(z)[1]
     sizes = [batch // parts] * (parts - 1)
     sizes = tf.stack([*sizes, batch - (parts - 1) * (batch // parts)])
     slices = zip(tf.split(z, sizes, axis=1, num=parts), tf.split(m, sizes, axis=1, num=parts),
                  strict=True)
-    return tf.concat([_recurrence(z_i, m_i, u) for z_i, m_i in slices], axis=1)
+    return tf.concat([recurrence(z_i, m_i, u) for z_i, m_i in slices], axis=1)
 
 
-@tf.custom_gradient
-def _recurrence(z, m, u):
+def _loop(z, m, u, k):
     """The states of the loop: h_t = tanh(z_t + h_{t-1} u), h_0 = 0.
 
     z: (T, B, 2U) the projected inputs of both directions (or (T, B, U), one direction's),
     packed (see `_packing`: padding first, as zeros); m: (T, B, 1) the packed mask (0 at that
     padding, then 1), used only by the gradient; u: (2U, 2U) block-diagonal (or U itself, (U,
-    U)). Returns the states h_1..h_T, of z's shape.
-    Its gradient is BPTT written out by hand. Each loop iteration does
-    `STEPS_PER_ITERATION` steps (zero steps are added at the start to fill the first one).
+    U)); k: steps per loop iteration (zero steps are added at the start to fill the first one).
+    Returns the states h_1..h_T, of z's shape, and their gradient function: BPTT written out
+    by hand. `_recurrence` is this with `tf.custom_gradient`.
     """
-    k = STEPS_PER_ITERATION
     steps = tf.shape(z)[0]
     padded = (steps + k - 1) // k * k
     iterations = padded // k
@@ -168,6 +175,19 @@ def _recurrence(z, m, u):
         return dz, tf.zeros_like(m), du
 
     return states, grad
+
+
+@tf.custom_gradient
+def _recurrence(z, m, u):
+    """The states of the loop, h_t = tanh(z_t + h_{t-1} u) (see `_loop`), at the default
+    `DEFAULT_STEPS_PER_ITERATION` steps per iteration, with the hand-written gradient."""
+    return _loop(z, m, u, DEFAULT_STEPS_PER_ITERATION)
+
+
+@functools.cache
+def _recurrence_with(k):
+    """`_recurrence` with `k` steps per iteration (one function per k, made once)."""
+    return tf.custom_gradient(lambda z, m, u: _loop(z, m, u, k))
 
 
 @tf.custom_gradient
@@ -244,9 +264,14 @@ class _FusedRNN(keras.layers.Layer):
 
     def __init__(self, units, backwards, return_sequences=False, dropout=0.0, use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", seed=None, **kwargs):
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}.")
+                 bias_initializer="zeros", seed=None, steps_per_iteration=None,
+                 parallel_loops=None, **kwargs):
+        for name, value in (("units", units), ("steps_per_iteration", steps_per_iteration),
+                            ("parallel_loops", parallel_loops)):
+            if (value is not None or name == "units") and (
+                    not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}"
+                                 + (" (None: the default)." if name != "units" else "."))
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
         super().__init__(**kwargs)
@@ -256,6 +281,10 @@ class _FusedRNN(keras.layers.Layer):
         self.dropout = float(dropout)
         self.use_bias = bool(use_bias)
         self.seed = seed
+        self._loop_arguments = {"steps_per_iteration": steps_per_iteration,
+                                "parallel_loops": parallel_loops}  # as given: None travels
+        self.steps_per_iteration = steps_per_iteration or DEFAULT_STEPS_PER_ITERATION
+        self.parallel_loops = parallel_loops or default_parallel_loops()
         # A SimpleRNN draws seeds from Python's random module for a SeedGenerator (dropout),
         # the kernel and the recurrent kernel, in that order; Bidirectional(SimpleRNN(...))
         # does it three times (for the layer given, then for its forward and its backward
@@ -310,7 +339,8 @@ class _FusedRNN(keras.layers.Layer):
                      zip(_split(projected, directions), moves, strict=True)], -1)  # (T, B, ...)
         # a tensor, not the variable itself: tf.custom_gradient refuses a function that reads one
         u = tf.convert_to_tensor(recurrents[0]) if directions == 1 else _block_diagonal(*recurrents)
-        return _parallel_recurrence(z, tf.cast(packed, x.dtype), u), moves
+        return _parallel_recurrence(z, tf.cast(packed, x.dtype), u, self.parallel_loops,
+                                    self.steps_per_iteration), moves
 
     def _width(self):
         return self.units
@@ -330,7 +360,7 @@ class _FusedRNN(keras.layers.Layer):
                 "return_sequences": self.return_sequences, "dropout": self.dropout,
                 "use_bias": self.use_bias, "kernel_initializer": kernel_init,
                 "recurrent_initializer": recurrent_init, "bias_initializer": bias_init,
-                "seed": self.seed}
+                "seed": self.seed, **self._loop_arguments}
 
 
 @keras.saving.register_keras_serializable(package="birnn")
@@ -350,6 +380,10 @@ class FusedBidirectionalSimpleRNN(_FusedRNN):
         kernel_initializer, recurrent_initializer, bias_initializer: as in SimpleRNN
             (defaults `"glorot_uniform"`, `"orthogonal"`, `"zeros"`).
         seed: seeds the dropout masks.
+        steps_per_iteration: time steps per iteration of the loop (None:
+            `DEFAULT_STEPS_PER_ITERATION`); the same numbers, in other time.
+        parallel_loops: independent loops, each over a slice of the batch (None: one per
+            usable core, at most two); the same numbers, in other time.
         **kwargs: passed to `keras.layers.Layer` (for example `name`).
 
     The activation is tanh. Masks come from `Embedding(mask_zero=True)` or `mask=`: a padded
@@ -406,8 +440,9 @@ class FusedSimpleRNN(_FusedRNN):
             the final state. As in Keras, a masked step outputs the state it carries (the last
             real step's, or zeros before the first).
         dropout, use_bias, kernel_initializer, recurrent_initializer, bias_initializer, seed,
-            **kwargs: as in `FusedBidirectionalSimpleRNN` and SimpleRNN (with one dropout
-            mask per sequence and feature).
+            steps_per_iteration, parallel_loops, **kwargs: as in
+            `FusedBidirectionalSimpleRNN` and SimpleRNN (with one dropout mask per sequence and
+            feature).
 
     The activation is tanh; weights `kernel`, `recurrent_kernel`, `bias`, as in SimpleRNN
     (`set_weights(simple_rnn.get_weights())` carries over).

@@ -189,6 +189,12 @@ def _check_one(name, value):
             rule = f"one of {MERGE_MODES}" if name == "merge_mode" else (
                 f"a non-empty list of names from {MERGE_MODES}")
             _refuse(name, value, rule, f"pick from {MERGE_MODES}, {edit}")
+    elif name == "merge":  # notebook 02's NumPy reference
+        from .reference import MERGE_MODES as REFERENCE_MERGES
+
+        if value not in REFERENCE_MERGES:
+            _refuse(name, value, f"one of {REFERENCE_MERGES} (the merges of utils/reference.py)",
+                    f"pass e.g. -p merge concat, {edit}; exercise 1 adds mul to your own copy")
     elif name == "learning_rate":
         if not (_is_real(value) and np.isfinite(value) and value > 0):
             _refuse(name, value, "a number > 0", f"pass e.g. -p learning_rate 0.001, {edit}")
@@ -199,7 +205,7 @@ def _check_one(name, value):
         if not isinstance(value, (bool, np.bool_)):
             _refuse(name, value, "True or False", f"pass -p quick True, {edit}")
     else:
-        known = sorted({"seeds", "seed", "patience", "subset", "cell", "merge_mode",
+        known = sorted({"seeds", "seed", "patience", "subset", "cell", "merge", "merge_mode",
                         "merge_modes", "learning_rate", "validation_split", "quick",
                         "<name>_fraction", *_POSITIVE})
         raise TypeError(f"check_parameters does not know {name!r}; it checks {known}.")
@@ -214,7 +220,8 @@ def check_parameters(**values) -> None:
     `patience` non-negative integers; `epochs`, `units`, `embed_dim`, `batch_size`,
     `maxlen`, `vocab_size`, `timing_epochs` positive integers, and `subset` too (or None);
     `cell` one of `CELLS`; `merge_mode` one of `MERGE_MODES` (`merge_modes` a non-empty list
-    of them); `learning_rate` > 0; `validation_split` and any `*_fraction` in [0, 1);
+    of them); `merge` one of `utils.reference.MERGE_MODES`; `learning_rate` > 0;
+    `validation_split` and any `*_fraction` in [0, 1);
     `quick` a bool. The first wrong value raises a ValueError naming the parameter, the
     value received and the fix; an unknown name raises a TypeError.
     """

@@ -6,8 +6,8 @@ the layers' sizes:
 
 1. `work`: loop iterations and FLOPs of a time step, for both layers, recounted from the
    recurrences (the fused layer's constants are read from `utils.fused`).
-2. `steps_table`: for each value of `STEPS_PER_ITERATION`, the equality with Keras and the
-   loop iterations; and the default put back afterwards.
+2. `steps_table`: for each value of `steps_per_iteration`, the equality with Keras and the
+   loop iterations.
 3. `limits`: the FLOPs of a training batch recomputed, and the share of the matmul rate
    consistent with them; the time must grow far less than the FLOPs (a wide margin).
 4. `autodiff_recurrence`: the states of the loop, with TensorFlow's own gradient: the same
@@ -24,8 +24,6 @@ import tensorflow as tf
 from utils import fused
 from utils.exercises import expect
 
-DEFAULT_STEPS_PER_ITERATION = fused.STEPS_PER_ITERATION  # as imported, before any exercise
-
 
 def _iterations(steps: int, k: int) -> int:
     return -(-steps // k)  # the first chunk is filled with zero steps
@@ -36,12 +34,13 @@ def exercise_1(work: pd.DataFrame, units: int, embed_dim: int, maxlen: int) -> N
     forward pass over `maxlen` steps, all loops together) and `FLOPs per step` (of the
     matrix products of one time step, per review, the input projection included wherever
     it runs)."""
-    d, h, k, loops = embed_dim, units, fused.STEPS_PER_ITERATION, fused.PARALLEL_LOOPS
+    layer = fused.FusedBidirectionalSimpleRNN(units)  # the loop the notebook's layer runs
+    d, h, k, loops = embed_dim, units, layer.steps_per_iteration, layer.parallel_loops
     expected = {"fused": [loops * _iterations(maxlen, k), 2 * d * 2 * h + 2 * (2 * h) ** 2],
                 "keras": [2 * maxlen, 2 * 2 * (d * h + h * h)]}
     expect(set(work.index) == set(expected), "one row per layer: fused and keras")
     hints = {"loop iterations": "how many steps does one iteration take, and how many loops run "
-                                "(read _recurrence and _parallel_recurrence)?",
+                                "(the layer's steps_per_iteration and parallel_loops)?",
              "FLOPs per step": "2 FLOPs per multiply-add, for the input and the recurrent "
                                "products; does a block-diagonal product skip its zeros?"}
     for layer, values in expected.items():
@@ -53,9 +52,6 @@ def exercise_2(steps_table: pd.DataFrame, maxlen: int) -> None:
     """`steps_table`: indexed by `steps per iteration` (at least 1, 2 and 8), columns `largest
     difference` (from `Bidirectional(SimpleRNN)`), `iterations` (over `maxlen` steps) and
     `CPU ms` (of a training batch)."""
-    expect(fused.STEPS_PER_ITERATION == DEFAULT_STEPS_PER_ITERATION,
-           "put utils.fused.STEPS_PER_ITERATION back to its default after the exercise "
-           "(a try/finally): every layer traced later would keep your last value")
     expect({1, 2, 8} <= set(steps_table.index), "time at least 1, 2 and 8 steps per iteration")
     expect((steps_table["largest difference"] < 1e-5).all(),
            "the fused layer must still equal Bidirectional(SimpleRNN) at every value")
