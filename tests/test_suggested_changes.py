@@ -18,6 +18,7 @@ import pytest
 
 from utils import ROOT
 from utils.run_notebooks import all_notebooks, quick_parameters
+from utils.teaching import exercise_texts
 
 #: (notebook stem prefix, the change, the exercises it applies: (lesson, number, parameter)).
 #: Several changes share a run where they touch different parameters.
@@ -86,16 +87,6 @@ def test_a_suggested_change_runs_top_to_bottom(prefix, change, exercises, tmp_pa
     assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def _exercise_items(notebook):
-    """{number: text} of the numbered items of the notebook's Exercises section."""
-    cells = json.loads(notebook.read_text())["cells"]
-    text = next("".join(c["source"]) for c in cells
-                if c["cell_type"] == "markdown" and "## Exercises" in "".join(c["source"]))
-    text = text.split("## Exercises", 1)[1].split("\n## ", 1)[0]
-    items = re.findall(r"^(\d+)\. (.*?)(?=^\d+\. |\Z)", text, re.M | re.S)
-    return {int(n): body for n, body in items}
-
-
 def _changes_named(text, parameters):
     """Parameters the text sets: `name = value`, or `name` followed by = or `to` and a value."""
     named = set(re.findall(r"`(\w+)\s*=\s*[^`]+`", text))
@@ -108,7 +99,7 @@ def test_the_list_covers_every_change():
     found = set()
     for notebook in all_notebooks(solutions=False):
         lesson, parameters = notebook.stem[:2], pm.inspect_notebook(str(notebook))
-        for number, text in _exercise_items(notebook).items():
+        for number, text in exercise_texts(notebook).items():
             found |= {(lesson, number, name) for name in _changes_named(text, parameters)}
     assert found - covered - set(NOT_A_CHANGE) == set(), "apply these changes in CHANGES"
     assert covered | set(NOT_A_CHANGE) <= found, "listed, but no exercise names it any more"

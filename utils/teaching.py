@@ -74,18 +74,23 @@ def prose_words(notebook: Path) -> int:
     return sum(len(text.split()) for text in _markdown(notebook))
 
 
+def exercise_texts(notebook: Path) -> dict[int, str]:
+    """{number: text} of each exercise in the lesson's "## Exercises" section (up to the
+    next "## " heading of the cell)."""
+    text = next((t for t in _markdown(notebook) if "## Exercises" in t), "")
+    section = text.split("## Exercises", 1)[-1].split("\n## ", 1)[0]
+    items = re.split(r"^(?=\d+\. \*\*)", section, flags=re.M)
+    return {int(m[1]): item for item in items if (m := re.match(r"(\d+)\. \*\*", item))}
+
+
 def exercises_of(notebook: Path) -> list[tuple[int, str, str]]:
     """(number, title, check) of each exercise in the lesson's "## Exercises" cell; the
     check is the first `nbNN.exercise_K` the exercise's text names ("" if none)."""
-    text = next((t for t in _markdown(notebook) if "## Exercises" in t), "")
-    items = re.split(r"^(?=\d+\. \*\*)", text.split("## Exercises", 1)[-1], flags=re.M)
     found = []
-    for item in items:
-        head = re.match(r"(\d+)\. \*\*(.+?)\*\*", item)
-        if head:
-            check = re.search(r"nb\d\d\.exercise_\d+", item)
-            found.append((int(head[1]), head[2].strip().rstrip("."),
-                          check[0] if check else ""))
+    for number, item in exercise_texts(notebook).items():
+        title = re.match(r"\d+\. \*\*(.+?)\*\*", item)[1]
+        check = re.search(r"nb\d\d\.exercise_\d+", item)
+        found.append((number, title.strip().rstrip("."), check[0] if check else ""))
     return found
 
 
