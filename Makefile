@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run run-strict report test test-previous lint lab lab-run laptop-run data \
+.PHONY: help setup run run-strict report test test-laptop test-previous lint lab lab-run laptop-run data \
         clean-cache \
         assignment grade
 
@@ -18,6 +18,7 @@ help:
 	@echo "make lab    open JupyterLab on the same environment"
 	@echo "make lab-run  every notebook with small settings, copies in lab/ (a 90-minute class)"
 	@echo "make laptop-run  every notebook with a laptop's settings (between quick and full), in lab/"
+	@echo "make test-laptop  every lesson at the laptop preset, strict (about 9 minutes on 2 cores)"
 	@echo "make test-previous  the notebooks in quick mode on the previous TensorFlow release"
 	@echo "make lint   ruff on utils/, tests/ and the notebooks"
 	@echo "make report rewrite the README's results section and TEACHING.md's tables"
@@ -48,11 +49,17 @@ report: setup
 	$(PY) -m utils.report
 	$(PY) -m utils.teaching
 
-# Two tests at a time (pytest-xdist): a notebook's kernel spends much of its time tracing
-# graphs on one core, so two of them keep both cores busy. TEST_WORKERS=1 runs one at a time.
-TEST_WORKERS ?= 2
+# Three tests at a time (pytest-xdist): a notebook's kernel spends much of its time tracing
+# graphs on one core, so three of them keep two cores busy (make test with a warm data cache,
+# 2026-12-03: 13.2 minutes, 25 minutes of CPU). TEST_WORKERS=1 runs one at a time.
+TEST_WORKERS ?= 3
 test: setup lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+
+# Every lesson at the laptop preset (make laptop-run's settings), strict, two at a time: 9 min
+# 12 s on the 2-core machine, more than make test can spend. Its result is in tests/README.md.
+test-laptop: setup data
+	BIRNN_TEST_LAPTOP=1 $(PY) -m pytest -n 2 --dist worksteal tests/test_laptop_preset.py
 
 # The previous TensorFlow minor release, with the Keras 3 that pip installs for it, in its own
 # environment: the notebooks in quick mode (the result is recorded in tests/README.md).

@@ -295,3 +295,46 @@ def test_review_files_lists_the_reviews_in_the_order_keras_reads_them(fake_data_
     paths = imdb.review_files(folder)
     assert [open(p, encoding="utf-8").read() for p in paths] == [t.decode() for t in texts]
     assert [p.split(os.sep)[-2] for p in paths] == [imdb.CLASS_NAMES[y] for y in labels]
+
+
+
+def test_a_cache_file_is_built_once_when_two_runs_need_it_at_once(fake_data_dir, monkeypatch,
+                                                                   capsys):
+    """A run that needs a cache file another run is building waits for it, then loads it."""
+    import fcntl
+    import threading
+
+    reads = []
+    real_read = imdb.read_reviews
+    monkeypatch.setattr(imdb, "read_reviews",
+                        lambda folder, keep=None: reads.append(folder) or real_read(folder, keep))
+    first = load_imdb(data_dir=fake_data_dir, **SMALL)  # builds it: reads train and test
+    (cache,) = (fake_data_dir / "imdb_cache").glob("*.npz")
+    built = cache.read_bytes()
+    cache.unlink()
+    second = {}
+    with open(cache.with_suffix(".lock"), "a") as lock:  # another run is building it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: second.update(
+            data=load_imdb(data_dir=fake_data_dir, **SMALL)))
+        waiting.start()
+        waiting.join(timeout=2)
+        assert waiting.is_alive()  # waiting for the lock, not reading the reviews
+        cache.write_bytes(built)  # the other run finishes
+    waiting.join(timeout=60)
+    assert not waiting.is_alive() and len(reads) == 2  # the reviews were read once, not twice
+    np.testing.assert_array_equal(second["data"].x_test, first.x_test)
+    assert "Waiting for another process building" in capsys.readouterr().out
+
+
+def test_a_subset_reads_only_its_reviews_and_the_same_bytes(fake_data_dir, monkeypatch):
+    folder = fake_data_dir / "aclImdb" / "train"
+    texts, labels = imdb.read_reviews(folder)
+    keep = np.array([13, 2, 7])
+    opened = []
+    real_read_bytes = imdb.Path.read_bytes
+    monkeypatch.setattr(imdb.Path, "read_bytes", lambda p: opened.append(p) or real_read_bytes(p))
+    some, some_labels = imdb.read_reviews(folder, keep)
+    assert len(opened) == 3  # only the kept files
+    assert list(some) == list(texts[keep]) and list(some_labels) == list(labels[keep])
+    np.testing.assert_array_equal(imdb.review_labels(folder), labels)

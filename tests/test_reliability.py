@@ -104,18 +104,22 @@ def test_user_archive_with_unknown_checksum_is_moved_aside_never_deleted(tmp_pat
 
 
 def test_known_alternative_checksum_is_used_with_a_warning(tmp_path, fake_archive, monkeypatch):
-    monkeypatch.setitem(imdb.KNOWN_ALTERNATIVE_MD5, _md5(fake_archive), "a repacked test copy")
+    monkeypatch.setenv(imdb.ALTERNATIVE_MD5_VARIABLE, f"0123, {_md5(fake_archive)}")
     (tmp_path / "aclImdb_v1.tar.gz").write_bytes(fake_archive.read_bytes())
-    with pytest.warns(UserWarning, match="not the official .*known alternative, a repacked"):
+    with pytest.warns(UserWarning, match="not the official .*known alternative"):
         folder = ensure_imdb(tmp_path)  # no download attempted: the URL points nowhere
     assert imdb.check_imdb_folder(folder)["test/neg"] == 10
     assert _md5(tmp_path / "aclImdb_v1.tar.gz") == _md5(fake_archive)  # kept as it was
 
 
-def test_the_offline_copy_checksum_is_a_known_alternative():
-    # the repacked offline archive (no .feat files): sha256 63a4d519..., md5 abd7f20f...
-    assert "63a4d5196c21f256" in imdb.KNOWN_ALTERNATIVE_MD5["abd7f20f1e513cfdfeffe0062b305517"]
-    assert imdb.IMDB_MD5 not in imdb.KNOWN_ALTERNATIVE_MD5
+def test_an_alternative_checksum_is_accepted_only_when_listed(tmp_path, fake_archive, monkeypatch):
+    """No MD5 but the official one is built into the library: without the variable, the same
+    archive is moved aside, never used."""
+    monkeypatch.delenv(imdb.ALTERNATIVE_MD5_VARIABLE, raising=False)
+    (tmp_path / "aclImdb_v1.tar.gz").write_bytes(fake_archive.read_bytes())
+    with pytest.warns(UserWarning), pytest.raises(ImdbDataError):
+        ensure_imdb(tmp_path)
+    assert (tmp_path / "aclImdb_v1.tar.gz.rejected").exists()
 
 
 def test_real_counts_are_expected_and_a_short_folder_is_reported(fake_data_dir, monkeypatch):

@@ -30,11 +30,14 @@ from utils.two_losses import (
     FROZEN,
     ONE_LOSS,
     TWO_EMBEDDINGS,
+    TWO_FORWARD,
     TWO_LOSSES,
+    TWO_ONE_LOSS,
     VARIANTS,
     calibration_table,
     combine_at_test_time,
     frozen_with_new_head,
+    glued,
     new_head,
     nudged,
     run_two_losses,
@@ -103,6 +106,17 @@ def test_combined_logit_is_the_sum_of_the_two_logits(tiny, pair):
     np.testing.assert_allclose(b, b_f + b_b)
 
 
+def test_glued_sums_or_averages_the_members_logits(tiny, pair):
+    forward, backward = pair
+    z = logits(forward, tiny.x_test) + logits(backward, tiny.x_test)
+    for scale in (1.0, 0.5):
+        p = glued([forward, backward], scale=scale).predict(tiny.x_test, verbose=0)[:, 0]
+        np.testing.assert_allclose(p, sigmoid(scale * z), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(  # the plan's test-time model is the sum
+        combine_at_test_time(forward, backward).predict(tiny.x_test, verbose=0)[:, 0],
+        sigmoid(z), rtol=1e-5, atol=1e-6)
+
+
 def trained(build, data, seed):
     """train_one, also returning the model it trained."""
     built = []
@@ -158,11 +172,24 @@ def test_run_two_losses_rows_models_and_files(grid):
                     if isinstance(layer, keras.Model)]
         assert len(encoders) == 2  # (c) reads (b)'s own two RNNs
         assert set(models[seed]) == {"one_loss", "two_embeddings", "forward", "backward",
-                                     "combined", "frozen"}
+                                     "combined", "frozen", "two_forward", "two_one_loss",
+                                     "forward_2", "one_loss_2"}
+        # (d) is the plan's architecture with two forward models: the same weights' shapes
+        shapes = [[w.shape for w in models[seed][k].weights] for k in ("two_forward", "combined")]
+        assert shapes[0] == shapes[1]
+        assert by.loc[(TWO_FORWARD, seed), "params"] == by.loc[(TWO_LOSSES, seed), "params"]
+        assert by.loc[(TWO_ONE_LOSS, seed), "params"] == 2 * by.loc[(ONE_LOSS, seed), "params"]
+        # each glued control holds (a)'s or (b)'s forward model and a second, different one
+        f1, f2 = [layer for layer in models[seed]["two_forward"].layers
+                  if isinstance(layer, keras.Model)]
+        embeddings = [f.get_layer("embedding") for f in (f1, f2)]
+        assert embeddings[0] is models[seed]["forward"].get_layer("embedding")
+        assert not np.array_equal(embeddings[0].get_weights()[0], embeddings[1].get_weights()[0])
     # The same number of passes for every trained network: early stopping never cuts one.
-    trained = results[results.variant != TWO_LOSSES]
+    trained = results[~results.variant.isin([TWO_LOSSES, TWO_FORWARD, TWO_ONE_LOSS])]
     assert (trained.epochs_run == 2).all()
-    assert by.loc[(TWO_LOSSES, 0), "epochs_run"] == 4
+    assert (by.loc[[(v, 0) for v in (TWO_LOSSES, TWO_FORWARD, TWO_ONE_LOSS)], "epochs_run"]
+            == 4).all()
     assert (folder / "tiny_two_losses.csv").exists()
     assert (folder / "tiny_two_losses_history.csv").exists()
 
@@ -170,7 +197,8 @@ def test_run_two_losses_rows_models_and_files(grid):
 def test_reported_test_accuracy_is_the_returned_models(tiny, grid):
     results, models, _ = grid
     by = results.set_index(["variant", "seed"])
-    for variant, key in ((ONE_LOSS, "one_loss"), (TWO_LOSSES, "combined"), (FROZEN, "frozen")):
+    for variant, key in ((ONE_LOSS, "one_loss"), (TWO_LOSSES, "combined"), (FROZEN, "frozen"),
+                         (TWO_FORWARD, "two_forward"), (TWO_ONE_LOSS, "two_one_loss")):
         p = models[0][key].predict(tiny.x_test, verbose=0)[:, 0]
         accuracy = np.mean((p > 0.5) == tiny.y_test)
         assert by.loc[(variant, 0), "test_accuracy"] == pytest.approx(accuracy, abs=1e-6)

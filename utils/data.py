@@ -12,8 +12,9 @@ What happens, in order:
    hold 12,500 reviews each. Otherwise an archive in `data/` is used, or the official one
    downloaded with `keras.utils.get_file`; its MD5 is checked and it is extracted under a
    lock, atomically. Nothing a user placed is ever deleted: an archive with an unknown
-   checksum is moved aside (and the message says where), one with a known alternative
-   checksum is used with a warning. `train/unsup` holds unlabelled reviews: ignored.
+   checksum is moved aside (and the message says where), one with an alternative checksum
+   listed in the environment variable `BIRNN_IMDB_ALTERNATIVE_MD5` is used with a warning.
+   `train/unsup` holds unlabelled reviews: ignored.
 2. **Read them** with `keras.utils.text_dataset_from_directory` (label 0 = neg, 1 = pos),
    optionally keep a balanced `subset`, and split a validation set off the training
    reviews, seeded and balanced. By default (`split="movie"`) all reviews of one movie
@@ -41,7 +42,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tarfile
 import tempfile
 import warnings
@@ -61,13 +61,9 @@ IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 FOLDER_NAME = "aclImdb"
-#: Archives known to hold the same labelled reviews under another MD5: used, with a warning.
-KNOWN_ALTERNATIVE_MD5 = {
-    "abd7f20f1e513cfdfeffe0062b305517": (
-        "the offline copy repacked without the bag-of-words .feat files (sha256 "
-        "63a4d5196c21f25672c3ab209ab6b9b34357d71fc4d7507e4ff5bd50b3a4d6d9, 57,174,734 bytes)"
-    ),
-}
+#: Names an environment variable: MD5s (comma-separated) of archives that hold the same labelled
+#: reviews as the official one, repacked (a CI machine's offline copy): used, with a warning.
+ALTERNATIVE_MD5_VARIABLE = "BIRNN_IMDB_ALTERNATIVE_MD5"
 CLASS_NAMES = ("neg", "pos")  # label 0, label 1
 #: Reviews in each class folder of each split of the real dataset (tests patch it).
 REVIEWS_PER_CLASS = 12_500
@@ -203,11 +199,12 @@ def _accepted(path: Path, md5: str) -> tuple[bool, str]:
     got = _md5(path)
     if got == md5:
         return True, got
-    if md5 == IMDB_MD5 and got in KNOWN_ALTERNATIVE_MD5:
+    alternatives = os.environ.get(ALTERNATIVE_MD5_VARIABLE, "").replace(" ", "").split(",")
+    if md5 == IMDB_MD5 and got in alternatives:
         warnings.warn(
             f"{_shown(path)} has MD5 {got}, not the official {IMDB_MD5}: it is a known "
-            f"alternative, {KNOWN_ALTERNATIVE_MD5[got]}, with the same labelled reviews. "
-            "Using it.", stacklevel=4,
+            f"alternative (listed in {ALTERNATIVE_MD5_VARIABLE}) with the same labelled "
+            "reviews. Using it.", stacklevel=4,
         )
         return True, got
     return False, got
@@ -229,7 +226,8 @@ def download_archive(data_dir: Path, url: str | None = None, md5: str | None = N
 
     An archive already in `data_dir` (placed by the user, or a half-finished download)
     is never deleted: if its MD5 is neither the expected one nor a known alternative
-    (`KNOWN_ALTERNATIVE_MD5`, used with a warning) it is moved aside to
+    (listed in the environment variable `BIRNN_IMDB_ALTERNATIVE_MD5`, used with a warning)
+    it is moved aside to
     `aclImdb_v1.tar.gz.rejected` and the messages say so. A file this function downloaded
     itself that fails the check is deleted.
     """
@@ -274,17 +272,18 @@ def download_archive(data_dir: Path, url: str | None = None, md5: str | None = N
 
 
 @contextlib.contextmanager
-def _extraction_lock(data_dir: Path):
-    """Hold an exclusive lock on `data_dir/.aclImdb.lock` while the folder is made.
+def _file_lock(lock: Path, waiting: str):
+    """Hold an exclusive lock on the file `lock` (created if needed) for the `with` block.
 
-    Two first runs at once (two notebooks, two terminals) then take turns: the second
-    finds the folder the first made. Without `fcntl` (Windows) or a writable folder there
-    is no lock, and the atomic rename in `_extract` still keeps each run safe.
+    Two runs at once (two notebooks, two terminals, two test workers) then take turns, the
+    second printing `waiting` while it waits. Without `fcntl` (Windows) or a writable folder
+    there is no lock: each run still writes atomically, at worst doing the work twice.
     """
     try:
         import fcntl
 
-        handle = open(data_dir / ".aclImdb.lock", "a")  # noqa: SIM115 (closed below)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")  # noqa: SIM115 (closed below)
     except (ImportError, OSError):
         yield
         return
@@ -292,8 +291,7 @@ def _extraction_lock(data_dir: Path):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"Waiting for another process extracting the reviews into "
-                  f"{_shown(data_dir)}/ ...")
+            print(waiting)
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:
@@ -350,7 +348,8 @@ def ensure_imdb(data_dir: Path | str | None = None, url: str | None = None, md5:
     folder = data_dir / FOLDER_NAME
     if not folder.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        with _extraction_lock(data_dir):
+        with _file_lock(data_dir / ".aclImdb.lock", "Waiting for another process extracting "
+                        f"the reviews into {_shown(data_dir)}/ ..."):
             if not folder.exists():  # made by another run while this one waited?
                 archive = download_archive(data_dir, url=url, md5=md5)
                 folder = _extract(archive, data_dir)
@@ -408,33 +407,47 @@ def review_files(folder: Path) -> list[str]:
             if file.lower().endswith(".txt")]
 
 
-def read_reviews(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """All reviews of one split folder (`train/` or `test/`) as (texts, labels), in file order.
+def review_labels(folder: Path) -> np.ndarray:
+    """The label of each review of one split folder (0 = neg, 1 = pos), in file order, read
+    from the folder names alone (no review is opened)."""
+    return np.array([CLASS_NAMES.index(Path(path).parent.name) for path in review_files(folder)],
+                    dtype=np.int32)
+
+
+def read_reviews(folder: Path, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All reviews of one split folder (`train/` or `test/`) as (texts, labels), in file order;
+    with `keep` (indices into that order), only those reviews, in the order of `keep`, and only
+    their files are read (a subset of a few hundred reviews then takes a fraction of a second).
 
     Every review must be UTF-8 text: one that is not raises `ImdbDataError` naming it.
     """
     import keras
 
-    dataset = keras.utils.text_dataset_from_directory(
-        folder, labels="inferred", class_names=list(CLASS_NAMES),
-        batch_size=1024, shuffle=False, verbose=False,
-    )
-    texts, labels = [], []
-    for text_batch, label_batch in dataset.as_numpy_iterator():
-        texts.append(text_batch)
-        labels.append(label_batch)
-    texts = np.concatenate(texts)
-    for i, text in enumerate(texts):
+    paths = review_files(folder)
+    if keep is not None:  # the same bytes that text_dataset_from_directory reads
+        keep = np.asarray(keep, dtype=int)
+        texts = np.array([Path(paths[i]).read_bytes() for i in keep], dtype=object)
+        labels = review_labels(folder)[keep]
+    else:
+        dataset = keras.utils.text_dataset_from_directory(
+            folder, labels="inferred", class_names=list(CLASS_NAMES),
+            batch_size=1024, shuffle=False, verbose=False,
+        )
+        batches = list(dataset.as_numpy_iterator())
+        texts = np.concatenate([text for text, _ in batches])
+        labels = np.concatenate([label for _, label in batches]).astype(np.int32)
+        keep = np.arange(len(texts))
+    for i, text in zip(keep, texts, strict=True):
         try:
             text.decode("utf-8")
         except UnicodeDecodeError as error:
-            path = review_files(folder)[i]
+            path = paths[i]
             raise ImdbDataError(
                 f"The review {_shown(Path(path))} is not UTF-8 text ({error.reason} at byte "
                 f"{error.start}). Save it again as UTF-8, or restore the original: move "
                 f"{_shown(Path(folder).parent)} aside and run again to extract the archive."
             ) from None
-    return texts, np.concatenate(labels).astype(np.int32)
+    return texts, labels
 
 
 def movie_ids(folder: Path, paths: list[str] | None = None) -> np.ndarray:
@@ -718,27 +731,43 @@ def load_imdb(
             if verbose:
                 print(f"Loaded {data} from the cache.")
             return data
+    if not use_cache:
+        return _build(data_dir, params, None, verbose)
+    # One process builds a given cache file; another that needs it meanwhile waits, then loads.
+    with _file_lock(cache.with_suffix(".lock"), f"Waiting for another process building "
+                    f"{_shown(cache)} ..."):
+        if cache.exists() and (data := _load_npz(cache, params, fingerprint)) is not None:
+            if verbose:
+                print(f"Loaded {data} from the cache (built meanwhile by another process).")
+            return data
+        return _build(data_dir, params, cache, verbose)
 
+
+def _build(data_dir: Path, params: dict, cache: Path | None, verbose: bool) -> ImdbData:
+    """Read, split and vectorize the reviews for `params`; write them to `cache` unless None."""
+    subset, seed, split = params["subset"], params["seed"], params["split"]
+    validation_split = params["validation_split"]
+    vocab_size, maxlen = params["vocab_size"], params["maxlen"]
+    padding, truncating = params["padding"], params["truncating"]
     folder = ensure_imdb(data_dir)
     fingerprint = reviews_fingerprint(folder)
     if verbose:
         print(f"Reading the reviews in {_shown(folder)} ...")
-    texts, labels = {}, {}
-    for name in ("train", "test"):
-        texts[name], labels[name] = read_reviews(folder / name)
+    rng = np.random.default_rng(seed)
+    texts, labels, kept = {}, {}, {}
+    for name in ("train", "test"):  # a subset: a balanced sample, and only its files are read
+        if subset is not None:
+            all_labels = review_labels(folder / name)
+            kept[name] = balanced_indices(all_labels, min(subset, len(all_labels)), rng)
+        texts[name], labels[name] = read_reviews(folder / name, kept.get(name))
     try:  # the random split needs no movies, but records them when it can
         movies = movie_ids(folder / "train")
     except ImdbDataError:
         if split == "movie":
             raise
-        movies = np.full(len(labels["train"]), "", dtype=str)
-    rng = np.random.default_rng(seed)
+        movies = np.full(len(review_files(folder / "train")), "", dtype=str)
     if subset is not None:
-        for name in ("train", "test"):
-            keep = balanced_indices(labels[name], min(subset, len(labels[name])), rng)
-            texts[name], labels[name] = texts[name][keep], labels[name][keep]
-            if name == "train":
-                movies = movies[keep]
+        movies = movies[kept["train"]]
     train_idx, val_idx = split_indices(labels["train"], validation_split, rng, split, movies)
     splits = {
         "train": texts["train"][train_idx],
@@ -756,7 +785,7 @@ def load_imdb(
         x_test=xs["test"], y_test=ys["test"], vocabulary=list(vocabulary), params=params,
         movie_train=movies[train_idx], movie_val=movies[val_idx],
     )
-    if use_cache:
+    if cache is not None:
         try:
             _save_npz(cache, {
                 **{f"x_{k}": v for k, v in xs.items()}, **{f"y_{k}": v for k, v in ys.items()},
@@ -765,22 +794,16 @@ def load_imdb(
                 "fingerprint": fingerprint,
             })
         except OSError as error:  # a read-only data folder, a full disk
-            use_cache = False
             warnings.warn(
                 f"Could not write the cache in {_shown(cache.parent)}/ "
                 f"({error.strerror or error}); continuing without it, so the next call reads "
                 "and vectorizes the reviews again. Make that folder writable, or pass "
-                "use_cache=False to skip the cache.", stacklevel=2,
+                "use_cache=False to skip the cache.", stacklevel=3,
             )
+            cache = None
     if verbose:
-        print(f"Built {data}" + (f", cached in {_shown(cache.parent)}/." if use_cache else "."))
+        print(f"Built {data}" + (f", cached in {_shown(cache.parent)}/." if cache else "."))
     return data
-
-
-def clear_cache(data_dir: Path | str | None = None) -> None:
-    """Delete the vectorized-array cache (not the reviews)."""
-    data_dir = Path(data_dir if data_dir is not None else DATA_DIR)
-    shutil.rmtree(data_dir / "imdb_cache", ignore_errors=True)
 
 
 def reviews_frame(data_dir: Path | str | None = None) -> pd.DataFrame:

@@ -444,11 +444,6 @@ def starved(long: pd.DataFrame, own_above: float = 0.5, one_below: float = 0.25)
     return long[(long["own loss"].abs() > own_above) & (long["one loss"].abs() < one_below)]
 
 
-def _rnn_layer(model):
-    """The one recurrent layer of a one-direction `sentiment_model`."""
-    return model.layers[1]
-
-
 @dataclass
 class GradientProbe:
     """One loss evaluation: the loss, the probabilities, and d loss / d forward RNN weights."""

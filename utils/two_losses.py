@@ -2,8 +2,8 @@
 
 The learner's plan: train the forward RNN with its own head and its own loss, train the
 backward RNN with its own head and its own loss, and only concatenate their hidden states
-at test time. This module builds, trains and compares three setups on the same data, with
-the same budget and the same seeds (notebook 08):
+at test time. This module builds, trains and compares three setups and two controls on the
+same data, with the same budget and the same seeds (notebook 08):
 
 - **(a) one loss**: the real thing, one model `Embedding -> HandmadeBidirectional(SimpleRNN,
   concat) -> Dense(1, sigmoid)` trained with one binary cross-entropy.
@@ -15,6 +15,9 @@ the same budget and the same seeds (notebook 08):
 - **(c) frozen + new head**: the two RNNs of (b), frozen, and one new head trained on the
   concatenation of their final states (`new_head` trained on `joint_states`, which is the
   same as training `frozen_with_new_head`, only faster).
+- **(d) and (e), the controls**: two models trained apart and `glued` are an ensemble,
+  whatever their losses: (d) sums the logits of (b)'s forward model and a second forward
+  model, as the plan sums its two; (e) averages the logits of (a) and a second one-loss model.
 
 Then the reason (a) is different, in numbers (the probes live in `utils.probes`):
 `nudged` changes only the backward weights; `calibration_table` compares how trustworthy the
@@ -51,15 +54,23 @@ from .notebook import quiet_retracing
 from .probes import joint_states
 from .reference import loss as binary_cross_entropy
 
-#: The names of the three setups (the `variant` column), in the order they are shown.
+#: The names of the three setups (the `variant` column).
 ONE_LOSS, TWO_LOSSES, FROZEN = "one loss (a)", "two losses (b)", "frozen + new head (c)"
-SETUPS = (ONE_LOSS, TWO_LOSSES, FROZEN)
 #: The plan's exact test-time architecture (two embeddings, two RNNs, the two heads' logits
 #: summed), trained as one model with one loss: the control that isolates the training.
 TWO_EMBEDDINGS = "two embeddings, one loss (a')"
+#: The controls for the plan's two models: any two models trained apart and glued are an
+#: ensemble. (d) is (b)'s forward model and a second forward model, their logits summed as the
+#: plan sums them; (e) is (a) and a second one-loss model, their logits averaged. (d) has the
+#: plan's weights exactly, (e) two bidirectional RNNs instead of one (the embeddings dominate).
+TWO_FORWARD = "two forward, summed (d)"
+TWO_ONE_LOSS = "two one-loss, averaged (e)"
+#: The second member of each pair in (d) and (e) starts from this seed plus the row's seed.
+SECOND_MEMBER = 1_000
 #: The two halves of (b), each evaluated on its own, for reference.
 FORWARD, BACKWARD = "forward alone", "backward alone"
-VARIANTS = (ONE_LOSS, TWO_EMBEDDINGS, TWO_LOSSES, FROZEN, FORWARD, BACKWARD)
+VARIANTS = (ONE_LOSS, TWO_EMBEDDINGS, TWO_LOSSES, FROZEN, TWO_FORWARD, TWO_ONE_LOSS, FORWARD,
+            BACKWARD)
 
 
 # ---------------------------------------------------------------------------------------
@@ -67,13 +78,25 @@ VARIANTS = (ONE_LOSS, TWO_EMBEDDINGS, TWO_LOSSES, FROZEN, FORWARD, BACKWARD)
 # ---------------------------------------------------------------------------------------
 
 
-def _joined(forward, backward, head, name):
-    """Token ids -> forward model's final state and backward model's, side by side -> head."""
-    inputs = keras.Input(forward.inputs[0].shape[1:], dtype="int32", name="token_ids")
-    # Each encoder is a nested model (the two models' layers have the same names).
-    encoders = [final_states(forward), final_states(backward)]
+def _joined(members, head, name):
+    """Token ids -> each member model's final states, side by side -> head."""
+    inputs = keras.Input(members[0].inputs[0].shape[1:], dtype="int32", name="token_ids")
+    # Each encoder is a nested model (the members' layers have the same names).
+    encoders = [final_states(member) for member in members]
     merged = keras.layers.Concatenate(name="concat")([encoder(inputs) for encoder in encoders])
     return keras.Model(inputs, head(merged), name=name)
+
+
+def glued(members, scale: float = 1.0, name: str = "glued") -> keras.Model:
+    """Trained classifiers glued at test time: their final states side by side, read by their
+    own heads side by side, so the logit is `scale * (z_1 + z_2 + ...)` (`scale=1` sums the
+    members' logits, `1 / len(members)` averages them). Nothing is trained here."""
+    weights = [member.get_layer("head").get_weights() for member in members]
+    head = keras.layers.Dense(1, activation="sigmoid", name="head")
+    model = _joined(members, head, name=name)
+    head.set_weights([scale * np.concatenate([w for w, _ in weights]),
+                      scale * sum(b for _, b in weights)])
+    return model
 
 
 def combine_at_test_time(forward: keras.Sequential, backward: keras.Sequential) -> keras.Model:
@@ -86,12 +109,7 @@ def combine_at_test_time(forward: keras.Sequential, backward: keras.Sequential) 
     every logit, which changes the loss but not a single predicted class).
     Nothing is trained here: the layers are `forward`'s and `backward`'s own.
     """
-    w_f, b_f = forward.get_layer("head").get_weights()
-    w_b, b_b = backward.get_layer("head").get_weights()
-    head = keras.layers.Dense(1, activation="sigmoid", name="head")
-    model = _joined(forward, backward, head, name="two_losses_combined")
-    head.set_weights([np.concatenate([w_f, w_b]), b_f + b_b])
-    return model
+    return glued([forward, backward], name="two_losses_combined")
 
 
 def frozen_with_new_head(forward: keras.Sequential, backward: keras.Sequential):
@@ -113,7 +131,7 @@ def frozen_with_new_head(forward: keras.Sequential, backward: keras.Sequential):
             copy.set_weights(model.get_weights())
             copy.trainable = False
             copies.append(copy)
-        return _joined(*copies, head, name="frozen_new_head")
+        return _joined(copies, head, name="frozen_new_head")
 
     return build
 
@@ -126,7 +144,7 @@ def two_embeddings_one_loss(**sizes) -> keras.Model:
     (h_b w_b + b_b)` with `b = b_f + b_b`: the two heads' logits summed, as in the plan, but
     one loss trains everything. `sizes` go to `sentiment_model`."""
     head = keras.layers.Dense(1, activation="sigmoid", name="head")
-    return _joined(sentiment_model("forward", **sizes), sentiment_model("backward", **sizes),
+    return _joined([sentiment_model("forward", **sizes), sentiment_model("backward", **sizes)],
                    head, name="two_embeddings_one_loss")
 
 
@@ -142,7 +160,7 @@ def with_trained_head(forward, backward, head_weights) -> keras.Model:
     """Setup (c) as one model: (b)'s two encoders (shared, not copied) and a head with
     `head_weights` (those `new_head` learned). Used for predictions; nothing trains it."""
     head = keras.layers.Dense(1, activation="sigmoid", name="head")
-    model = _joined(forward, backward, head, name="frozen_new_head")
+    model = _joined([forward, backward], head, name="frozen_new_head")
     head.set_weights(head_weights)
     return model
 
@@ -162,6 +180,21 @@ def _scores(states, y, head_weights) -> tuple[float, float]:
     return loss, float(np.mean((p > 0.5) == y))
 
 
+def _glued_row(model, member_rows, data, seed) -> dict:
+    """The results row of a glued model (never trained): scored once on the validation and the
+    test reviews; epochs, weights and seconds per epoch are its members' added up."""
+    scores = {}
+    for split in ("val", "test"):
+        p = model.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0)[:, 0]
+        y = np.asarray(getattr(data, f"y_{split}"), dtype="float64")
+        scores[f"{split}_loss"] = binary_cross_entropy(
+            np.clip(p.astype("float64"), 1e-7, 1 - 1e-7), y)
+        scores[f"{split}_accuracy"] = float(np.mean((p > 0.5) == y))
+    return dict(seed=seed, epochs_run=sum(r["epochs_run"] for r in member_rows),
+                best_epoch=np.nan, **scores, params=sum(r["params"] for r in member_rows),
+                seconds_per_epoch=sum(r["seconds_per_epoch"] for r in member_rows), history=[])
+
+
 def run_two_losses(
     data,
     seeds: Sequence[int],
@@ -177,7 +210,8 @@ def run_two_losses(
     progress: bool = True,
     cell: str = "simple_rnn",
 ) -> tuple[pd.DataFrame, dict]:
-    """Train setups (a), (a'), (b) and (c) once per seed; return the results and the models.
+    """Train setups (a), (a'), (b) and (c) and the controls (d) and (e) once per seed; return
+    the results and the models.
 
     Every training run goes through `utils.experiments.train_one`, so all of them share the
     data, Adam with `learning_rate`, `batch_size` and `set_seed(seed)` before the model is
@@ -200,6 +234,10 @@ def run_two_losses(
        training the head on states computed once is the same as training it inside the
        frozen model (`frozen_with_new_head`), only faster. `models[seed]["frozen"]` is the
        whole model of (c), with the trained head (`with_trained_head`).
+    5. The controls: a second forward model and a second one-loss model are trained, from
+       seed `seed + SECOND_MEMBER`. (d) glues (b)'s forward model and the second forward
+       model as the plan glues its two (logits summed); (e) averages the logits of (a) and
+       the second one-loss model. Each is scored once, as (b) is.
 
     `cell` ("simple_rnn", the default, "gru" or "lstm") is the recurrent layer of every
     model: it goes to `sentiment_model`, as do `units`, `embed_dim`, `vocab_size` and `maxlen`.
@@ -212,7 +250,8 @@ def run_two_losses(
             `history` is `[]`. The row of (c) counts all its weights, frozen ones included,
             and its `seconds_per_epoch` are those of the head's training alone.
         models: `models[seed]` is a dict with keys "one_loss", "two_embeddings", "forward",
-            "backward", "combined" and "frozen", the trained Keras models.
+            "backward", "combined", "frozen", "two_forward" and "two_one_loss" (the glued
+            controls) and "forward_2" and "one_loss_2" (their second members).
     """
     vocab_size = vocab_size or getattr(data, "vocab_size", None) or int(data.x_train.max()) + 1
     maxlen = maxlen or data.x_train.shape[1]
@@ -221,7 +260,7 @@ def run_two_losses(
     budget = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                   patience=epochs if patience is None else patience)
     rows, models = [], {}
-    with tqdm(total=5 * len(seeds), desc="training", unit="run", disable=not progress) as bar:
+    with tqdm(total=7 * len(seeds), desc="training", unit="run", disable=not progress) as bar:
 
         def train(build, on, seed, label):
             callbacks = [TqdmEpochs(bar, f"{label} seed {seed}")] if progress else []
@@ -260,12 +299,25 @@ def run_two_losses(
             row_c, head = train(lambda: new_head(2 * units), states, seed, "(c)")
             frozen = with_trained_head(forward, backward, head.get_layer("head").get_weights())
             row_c["params"] = int(frozen.count_params())
+            second = seed + SECOND_MEMBER
+            row_f2, forward_2 = train(
+                lambda: sentiment_model("forward", name="forward_2", **sizes), data, second,
+                "(d) second forward")
+            row_a2, one_loss_2 = train(
+                lambda: sentiment_model("both", "concat", name="one_loss_2", **sizes), data,
+                second, "(e) second one-loss")
+            two_forward = glued([forward, forward_2], name="two_forward_summed")
+            two_one_loss = glued([one_loss, one_loss_2], scale=0.5, name="two_one_loss_averaged")
+            row_d = _glued_row(two_forward, [row_f, row_f2], data, seed)
+            row_e = _glued_row(two_one_loss, [row_a, row_a2], data, seed)
             for variant, row in ((ONE_LOSS, row_a), (TWO_EMBEDDINGS, row_two_emb),
-                                 (TWO_LOSSES, row_two), (FROZEN, row_c), (FORWARD, row_f),
-                                 (BACKWARD, row_b)):
+                                 (TWO_LOSSES, row_two), (FROZEN, row_c), (TWO_FORWARD, row_d),
+                                 (TWO_ONE_LOSS, row_e), (FORWARD, row_f), (BACKWARD, row_b)):
                 rows.append({"variant": variant, **row})
             models[seed] = dict(one_loss=one_loss, two_embeddings=two_emb, forward=forward,
-                                backward=backward, combined=combined, frozen=frozen)
+                                backward=backward, combined=combined, frozen=frozen,
+                                two_forward=two_forward, two_one_loss=two_one_loss,
+                                forward_2=forward_2, one_loss_2=one_loss_2)
     results = pd.DataFrame(rows, columns=COLUMNS)
     if name is not None:
         save_results(results, name)
