@@ -407,10 +407,12 @@ def review_files(folder: Path) -> list[str]:
             if file.lower().endswith(".txt")]
 
 
-def review_labels(folder: Path) -> np.ndarray:
+def review_labels(folder: Path, paths: list[str] | None = None) -> np.ndarray:
     """The label of each review of one split folder (0 = neg, 1 = pos), in file order, read
-    from the folder names alone (no review is opened)."""
-    return np.array([CLASS_NAMES.index(Path(path).parent.name) for path in review_files(folder)],
+    from the folder names alone (no review is opened). `paths` defaults to
+    `review_files(folder)`."""
+    paths = review_files(folder) if paths is None else paths
+    return np.array([CLASS_NAMES.index(Path(path).parent.name) for path in paths],
                     dtype=np.int32)
 
 
@@ -427,7 +429,7 @@ def read_reviews(folder: Path, keep: np.ndarray | None = None) -> tuple[np.ndarr
     if keep is not None:  # the same bytes that text_dataset_from_directory reads
         keep = np.asarray(keep, dtype=int)
         texts = np.array([Path(paths[i]).read_bytes() for i in keep], dtype=object)
-        labels = review_labels(folder)[keep]
+        labels = review_labels(folder, paths)[keep]
     else:
         dataset = keras.utils.text_dataset_from_directory(
             folder, labels="inferred", class_names=list(CLASS_NAMES),

@@ -170,14 +170,17 @@ def with_trained_head(forward, backward, head_weights) -> keras.Model:
 # ---------------------------------------------------------------------------------------
 
 
+def _loss_and_accuracy(p, y) -> tuple[float, float]:
+    """Binary cross-entropy and accuracy of the probabilities `p` for the labels `y`, computed
+    as Keras computes them (in float64; the loss clips p to [1e-7, 1 - 1e-7])."""
+    p, y = np.asarray(p, dtype="float64"), np.asarray(y, dtype="float64")
+    return binary_cross_entropy(np.clip(p, 1e-7, 1 - 1e-7), y), float(np.mean((p > 0.5) == y))
+
+
 def _scores(states, y, head_weights) -> tuple[float, float]:
-    """Binary cross-entropy and accuracy of a sigmoid head with `head_weights` on `states`,
-    computed as Keras computes them (the loss clips p to [1e-7, 1 - 1e-7])."""
+    """Binary cross-entropy and accuracy of a sigmoid head with `head_weights` on `states`."""
     w, b = head_weights
-    p = sigmoid((states @ w + b)[:, 0].astype("float64"))
-    y = np.asarray(y, dtype="float64")
-    loss = binary_cross_entropy(np.clip(p, 1e-7, 1 - 1e-7), y)
-    return loss, float(np.mean((p > 0.5) == y))
+    return _loss_and_accuracy(sigmoid((states @ w + b)[:, 0].astype("float64")), y)
 
 
 def _glued_row(model, member_rows, data, seed) -> dict:
@@ -186,10 +189,8 @@ def _glued_row(model, member_rows, data, seed) -> dict:
     scores = {}
     for split in ("val", "test"):
         p = model.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0)[:, 0]
-        y = np.asarray(getattr(data, f"y_{split}"), dtype="float64")
-        scores[f"{split}_loss"] = binary_cross_entropy(
-            np.clip(p.astype("float64"), 1e-7, 1 - 1e-7), y)
-        scores[f"{split}_accuracy"] = float(np.mean((p > 0.5) == y))
+        scores[f"{split}_loss"], scores[f"{split}_accuracy"] = _loss_and_accuracy(
+            p, getattr(data, f"y_{split}"))
     return dict(seed=seed, epochs_run=sum(r["epochs_run"] for r in member_rows),
                 best_epoch=np.nan, **scores, params=sum(r["params"] for r in member_rows),
                 seconds_per_epoch=sum(r["seconds_per_epoch"] for r in member_rows), history=[])
@@ -368,11 +369,9 @@ def calibration_table(models: dict, keys: dict, x, y, batch_size: int = 512) -> 
         for seed, kept in models.items():
             for variant, key in keys.items():
                 p = kept[key].predict(x, batch_size=batch_size, verbose=0).reshape(-1)
+                loss, accuracy = _loss_and_accuracy(p, y)
                 rows.append({
-                    "seed": seed, "variant": variant,
-                    "accuracy": float(np.mean((p > 0.5) == y)),
-                    "loss": binary_cross_entropy(np.clip(p.astype("float64"), 1e-7, 1 - 1e-7),
-                                                 y.astype("float64")),
+                    "seed": seed, "variant": variant, "accuracy": accuracy, "loss": loss,
                     "ECE": expected_calibration_error(p, y),
                     "share p < 0.05 or p > 0.95": float(np.mean(np.abs(p - 0.5) > 0.45)),
                 })
