@@ -11,7 +11,7 @@ def test_an_unmet_outcome_is_recorded_and_does_not_stop_a_students_run(tmp_path,
                                                                        capsys):
     monkeypatch.delenv("BIRNN_STRICT", raising=False)
     file = tmp_path / "expectations.csv"
-    outcomes = MeasuredOutcomes("05_x", file=file)
+    outcomes = MeasuredOutcomes("04_x", file=file)
     assert outcomes.expect("one loss beats the plan", 0.97, ">= 0.9", met=True)
     assert not outcomes.expect("fused faster than Keras", 0.93, "> 1", met=False)
     printed = capsys.readouterr().out
@@ -19,39 +19,39 @@ def test_an_unmet_outcome_is_recorded_and_does_not_stop_a_students_run(tmp_path,
     assert "EXPECTED, NOT MET: fused faster than Keras: expected > 1, this run 0.93" in printed
     rows = pd.read_csv(file)
     assert list(rows.met) == [True, False] and list(rows.settings) == ["default", "default"]
-    assert summary(file) == (1, 2, ["05_x: fused faster than Keras"])
+    assert summary(file) == (1, 2, ["04_x: fused faster than Keras"])
 
 
 def test_strict_mode_fails_on_an_unmet_outcome_only(tmp_path, monkeypatch):
     monkeypatch.setenv("BIRNN_STRICT", "1")
-    outcomes = MeasuredOutcomes("08_x", file=tmp_path / "e.csv")
+    outcomes = MeasuredOutcomes("07_x", file=tmp_path / "e.csv")
     assert outcomes.expect("met", 1.0, ">= 0.9", met=True)
-    with pytest.raises(ExpectationNotMet, match="08_x: unmet: expected > 1, observed 0.5"):
+    with pytest.raises(ExpectationNotMet, match="07_x: unmet: expected > 1, observed 0.5"):
         outcomes.expect("unmet", 0.5, "> 1", met=False)
     assert len(pd.read_csv(tmp_path / "e.csv")) == 2  # recorded before it raised
-    quick = MeasuredOutcomes("08_x", quick=True, file=tmp_path / "e.csv")
+    quick = MeasuredOutcomes("07_x", quick=True, file=tmp_path / "e.csv")
     assert not quick.expect("unmet at quick size", 0.5, "> 1", met=False)  # recorded, not fatal
     monkeypatch.setenv("BIRNN_SETTINGS", "laptop")  # a runner's preset: not the defaults
-    laptop = MeasuredOutcomes("08_x", file=tmp_path / "e.csv")
+    laptop = MeasuredOutcomes("07_x", file=tmp_path / "e.csv")
     assert not laptop.expect("unmet on a laptop", 0.5, "> 1", met=False)  # recorded, not fatal
     rows = pd.read_csv(tmp_path / "e.csv").set_index("claim")
     assert rows.loc["unmet on a laptop", "settings"] == "laptop"
-    assert summary(tmp_path / "e.csv") == (1, 2, ["08_x: unmet"])  # default settings only
+    assert summary(tmp_path / "e.csv") == (1, 2, ["07_x: unmet"])  # default settings only
 
 
 def test_a_new_run_replaces_the_notebooks_rows_at_the_same_settings(tmp_path, monkeypatch):
     monkeypatch.delenv("BIRNN_STRICT", raising=False)
     file = tmp_path / "e.csv"
-    MeasuredOutcomes("06_x", file=file).expect("a claim since removed", 1, "1", met=True)
-    MeasuredOutcomes("06_x", quick=True, file=file).expect("quick claim", 1, "1", met=True)
-    MeasuredOutcomes("07_x", file=file).expect("other notebook", 1, "1", met=False)
-    again = MeasuredOutcomes("06_x", file=file)
+    MeasuredOutcomes("05_x", file=file).expect("a claim since removed", 1, "1", met=True)
+    MeasuredOutcomes("05_x", quick=True, file=file).expect("quick claim", 1, "1", met=True)
+    MeasuredOutcomes("06_x", file=file).expect("other notebook", 1, "1", met=False)
+    again = MeasuredOutcomes("05_x", file=file)
     again.expect("the claim now", 2, "2", met=True)
     again.expect("the claim now", 3, "3", met=True)  # the same claim twice: the last one stays
     rows = pd.read_csv(file)
     assert sorted(rows.claim) == ["other notebook", "quick claim", "the claim now"]
     assert rows.set_index("claim").loc["the claim now", "observed"] == 3
-    assert summary(file) == (1, 2, ["07_x: other notebook"])
+    assert summary(file) == (1, 2, ["06_x: other notebook"])
     assert summary(file, settings="quick") == (1, 1, [])
 
 

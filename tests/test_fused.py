@@ -79,7 +79,7 @@ def test_outputs_and_gradients_agree_with_bidirectional(units, width, steps, bat
 def test_long_padding_with_a_large_recurrent_matrix_keeps_gradients_finite(return_sequences):
     """Padding moved in front of the real steps must not carry the gradient back through it:
     there, 250 products with a large U^T overflowed float32 and turned the weights' gradients
-    into NaN (seen when notebook 05 trained the mul merge). Keras passes the gradient
+    into NaN (seen when notebook 04 trained the mul merge). Keras passes the gradient
     unchanged through masked steps; the fused layer must agree with it."""
     fused, keras_layer = matched_pair(4, 3, "mul", return_sequences, seed=5)
     rng = np.random.default_rng(6)

@@ -2,7 +2,7 @@
 quick run (the one `make test` runs) stop with an error.
 
 One bug is not caught where one might expect it: with the backward half's gradient stopped, the
-one-loss tagger of notebook 08's needs-both task still learns the task, since an untrained
+one-loss tagger of notebook 07's needs-both task still learns the task, since an untrained
 backward RNN's states still carry the right neighbour's bit and the head (trained) reads it,
 as the frozen encoders of setup (c) do. Notebook 01's check that one loss reaches both
 directions' weights catches it.
@@ -28,7 +28,7 @@ MUTATIONS = [
     ("a merge that drops the backward half: a tagger reading one direction only", "layers.py",
      "        return ops.concatenate([forward, backward], axis=-1)\n",
      "        return ops.concatenate([forward, forward], axis=-1)\n",
-     ["01_bidirectional_by_hand", "03_handmade_vs_keras_bidirectional", "07_sentence_boundaries"]),
+     ["01_bidirectional_by_hand", "03_handmade_vs_keras_bidirectional", "06_sentence_boundaries"]),
     ("a sign error in the backward direction's BPTT sweep", "reference.py",
      '        dh = da @ params["U_b"].T',
      '        dh = -da @ params["U_b"].T',
@@ -36,11 +36,11 @@ MUTATIONS = [
     ("a sign error in the fused layer's hand-written BPTT", "fused.py",
      "                g = tf.matmul(das[j], u_t)",
      "                g = -tf.matmul(das[j], u_t)",
-     ["05_merge_modes_on_imdb"]),
+     ["04_merge_modes_on_imdb"]),
     ("one loss, with the backward half's gradient stopped", "layers.py",
      "        # 5. Merge the two directions",
      "        backward = ops.stop_gradient(backward)\n        # 5. Merge the two directions",
-     ["01_bidirectional_by_hand"]),  # (08's needs-both task still learns: see the note above)
+     ["01_bidirectional_by_hand"]),  # (07's needs-both task still learns: see the note above)
 ]
 CASES = [(bug, module, old, new, notebook)
          for bug, module, old, new, notebooks in MUTATIONS for notebook in notebooks]

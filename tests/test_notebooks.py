@@ -66,7 +66,7 @@ def test_a_wrong_knob_stops_the_notebook_at_its_setup_cell(parameters, tmp_path,
     notebook stops in its setup cell (before any data is read), and the message names the
     parameter and the fix."""
     monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "results"))
-    notebook = ROOT / "notebooks" / "05_merge_modes_on_imdb.ipynb"
+    notebook = ROOT / "notebooks" / "04_merge_modes_on_imdb.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as error:
         pm.execute_notebook(str(notebook), str(tmp_path / notebook.name),
                             parameters={"quick": True, **parameters}, cwd=str(notebook.parent),

@@ -21,8 +21,8 @@ def results(tmp_path):
         folder / "run_times.csv", index=False)
     pd.DataFrame({"clock": ["wall clock"], "handmade": [5.1], "keras": [5.0],
                   "ratio": [1.02]}).to_csv(folder / "handmade_vs_keras_timing.csv", index=False)
-    (folder / "figures" / "05_test_accuracy_by_variant.png").write_bytes(b"png")
-    pd.DataFrame({"notebook": ["05_b", "05_b", "08_c"], "claim": ["a", "b", "c"],
+    (folder / "figures" / "04_test_accuracy_by_variant.png").write_bytes(b"png")
+    pd.DataFrame({"notebook": ["04_b", "04_b", "07_c"], "claim": ["a", "b", "c"],
                   "settings": ["default", "default", "quick"], "expected": ["> 1"] * 3,
                   "observed": [2, 0.5, 0.5], "met": [True, False, False]}).to_csv(
         folder / "expectations.csv", index=False)
@@ -33,12 +33,12 @@ def test_section_reports_what_the_files_hold(results):
     text = results_section(results)
     assert text.startswith(BEGIN) and text.endswith(END)
     assert "2 notebooks and 0 solutions notebooks in 5.0 minutes" in text
-    assert "**1 of 2 met**: not met: 05_b: b." in text  # the quick run's row is not counted
-    assert "IMDB experiments" not in text  # 05 and 06 have no time in this folder
+    assert "**1 of 2 met**: not met: 04_b: b." in text  # the quick run's row is not counted
+    assert "IMDB experiments" not in text  # 04 and 05 have no time in this folder
     assert "| concat | 2 | 0.870 ± 0.014 | 100 | 5.5 |" in text
     assert text.index("| concat |") < text.index("| sum |")  # best first
     assert "| wall clock | 5.10 | 5.00 | 1.020 |" in text
-    assert "results/figures/05_test_accuracy_by_variant.png" in text
+    assert "results/figures/04_test_accuracy_by_variant.png" in text
     # the pick is made on validation (sum), whatever the test accuracy says (concat)
     assert "**sum**, test accuracy 0.8450 ± 0.0071 (mean ± std over 2 seeds)" in text
 
@@ -53,11 +53,11 @@ def test_the_pick_on_validation_ignores_one_direction_baselines():
 
 
 def test_the_imdb_experiments_are_summed(results):
-    pd.DataFrame({"notebook": ["00_a", "05_b", "06_c", "07_d", "08_e", "05_b_solutions"],
+    pd.DataFrame({"notebook": ["00_a", "04_b", "05_c", "06_d", "07_e", "04_b_solutions"],
                   "seconds": [30.0, 300.0, 150.0, 90.0, 60.0, 60.0]}).to_csv(
         results / "run_times.csv", index=False)
     text = results_section(results)
-    assert "The IMDB experiments (05, 06, 07, 08) took 10.0 minutes together." in text
+    assert "The IMDB experiments (04, 05, 06, 07) took 10.0 minutes together." in text
     assert "5 notebooks and 1 solutions notebooks in 11.5 minutes" in text
     assert "(the lessons 10.5, the solutions 1.0;" in text
 

@@ -1,4 +1,4 @@
-"""Tokenization, labels and alignment of the sentence-boundary task (notebook 07)."""
+"""Tokenization, labels and alignment of the sentence-boundary task (notebook 06)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""The three setups of notebook 08 and the gradient-coupling measurement, on tiny models."""
+"""The three setups of notebook 07 and the gradient-coupling measurement, on tiny models."""
 
 from types import SimpleNamespace
 

@@ -1,5 +1,5 @@
 """`run_two_losses(cell=...)`: the recurrent cell reaches every model of the four setups
-(notebook 08's `cell` parameter), and the default stays the collection's SimpleRNN."""
+(notebook 07's `cell` parameter), and the default stays the collection's SimpleRNN."""
 
 from types import SimpleNamespace
 

@@ -4,28 +4,28 @@ Module map (every module, named for what it holds; the notebooks using it in bra
 
 Data and models
 - `utils.data`: `load_imdb(...)`, the IMDB reviews as padded integer arrays, with a
-  movie-disjoint validation split; the download, its checks and the cache (00, 01, 03-06, 08).
-- `utils.tasks`: tasks built for a lesson: sentence-boundary tagging (07) and the needs-both
-  XOR task (08).
+  movie-disjoint validation split; the download, its checks and the cache (00, 01, 03-06, 07).
+- `utils.tasks`: tasks built for a lesson: sentence-boundary tagging (06) and the needs-both
+  XOR task (07).
 - `utils.layers`: `HandmadeBidirectional`, the wrapper the collection studies, the merges and
   `ReverseTime` (01, 03-08).
 - `utils.fused`: `FusedBidirectionalSimpleRNN`, the fast engine whose equality with
-  `Bidirectional(SimpleRNN)` notebook 04 asserts (04; 05 through `sentiment_model`).
+  `Bidirectional(SimpleRNN)` notebook 08 asserts (08; 04 through `sentiment_model`).
 - `utils.models`: `sentiment_model(...)`, the classifiers every IMDB notebook trains, and the
   cell names (`CELLS`) (01, 03-08).
 
 Maths and experiments
 - `utils.maths`: sigmoid, relative error and change, word-level scores, calibration error
-  (02, 07, and the modules below).
+  (02, 06, and the modules below).
 - `utils.reference`: the NumPy forward pass and backpropagation through time, both
   directions, checked against TensorFlow (02; 01, 03 and the tests use its loss).
 - `utils.experiments`: training variants over seeds the same way, tidy results, and the
-  statistics that read them (05, 06, 08).
+  statistics that read them (04, 05, 07).
 - `utils.probes`: reading inside trained models: each direction's states and predictions,
-  error signals, linear probes (06, 08).
+  error signals, linear probes (05, 07).
 - `utils.two_losses`: the learner's plan as code: one loss, two losses, frozen + new head, and
-  the gradient-coupling demonstration (01, 08).
-- `utils.benchmark`: seconds per epoch side by side, paired and alternating (03, 04).
+  the gradient-coupling demonstration (01, 07).
+- `utils.benchmark`: seconds per epoch side by side, paired and alternating (03, 08).
 
 Figures and running
 - `utils.plots`: `save_figure` and every shared figure, the unrolled network included (all).

@@ -89,7 +89,7 @@ def batches(x, y, batch_size, seed=None):
     on, and when `fit` returns, deleting that pipeline waits for its autotuning thread to
     finish, which can take a second or more after the last batch (on this project's 2-core
     machine, with the CPU busy all along). With autotuning off, an epoch's time is the time
-    of its batches (notebook 04 measures both).
+    of its batches (notebook 08 measures both).
     """
     order = np.arange(len(x)) if seed is None else np.random.default_rng(seed).permutation(len(x))
     options = tf.data.Options()

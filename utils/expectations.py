@@ -6,7 +6,7 @@ a plain `assert`. A *measured outcome* (an accuracy, a verdict over seeds, a spe
 depends on the machine, the library versions, the settings and luck: it goes through here.
 
     from utils.expectations import MeasuredOutcomes
-    outcomes = MeasuredOutcomes("05_merge_modes_on_imdb", quick=quick)
+    outcomes = MeasuredOutcomes("04_merge_modes_on_imdb", quick=quick)
     outcomes.expect("concat beats forward only", observed=gap, expected="> 0.01",
                     met=gap > 0.01)
 

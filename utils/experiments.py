@@ -23,7 +23,7 @@ interval excludes zero only when every seed agrees on the sign, and that is the 
 message: three seeds can only show a difference that all of them agree on.
 
 Also here: `train_and_keep` / `evaluate_once` (a fixed budget, then the test set once) and the
-padding grid of notebook 06 (`run_padding_grid`: 3 kinds of model x 2 padding sides x mask).
+padding grid of notebook 05 (`run_padding_grid`: 3 kinds of model x 2 padding sides x mask).
 """
 
 from __future__ import annotations
@@ -394,7 +394,7 @@ def evaluate_once(model: keras.Model, data, batch_size: int = 512) -> float:
 
 
 # ---------------------------------------------------------------------------------------
-# The padding grid (notebook 06): 3 kinds of model x 2 padding sides x mask or not
+# The padding grid (notebook 05): 3 kinds of model x 2 padding sides x mask or not
 # ---------------------------------------------------------------------------------------
 
 

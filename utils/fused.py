@@ -8,7 +8,7 @@ one direction on the same machinery.
 It computes exactly what `keras.layers.Bidirectional(keras.layers.SimpleRNN(units))` computes,
 with the same weights in the same order (`set_weights(bidirectional.get_weights())` carries
 over), with less work on a CPU, where a SimpleRNN step is a tiny matrix product and most of the
-time goes to the per-step overhead of the loop. Four changes (notebook 04 times the result):
+time goes to the per-step overhead of the loop. Four changes (notebook 08 times the result):
 
 1. *One input projection for every step.* x_t W + b does not depend on the state, so it is
    computed for all t and both directions in one matrix product before the loop; the loop
@@ -30,7 +30,7 @@ time goes to the per-step overhead of the loop. Four changes (notebook 04 times 
    product over all steps at once.
 
 The equations, with the mask mu_t = 1 at a real step and 0 at padding (a padded step keeps
-the state; notebook 04 writes it as the Greek letter mu):
+the state; notebook 08 writes it as the Greek letter mu):
 
     a_t = x_t W + b + h_{t-1} U,      h_t = mu_t tanh(a_t) + (1 - mu_t) h_{t-1},    h_0 = 0
 
@@ -41,8 +41,8 @@ iterations, less overhead per step) and runs as `parallel_loops` independent loo
 a slice of the batch (TensorFlow runs independent loops at the same time, one per core, as it
 runs Bidirectional's two direction loops). Both are constructor arguments; their defaults are
 `DEFAULT_STEPS_PER_ITERATION` and one loop per core this process may use, at most two
-(`default_parallel_loops`). Notebook 04 times the layer on one core and on two, and solutions
-04 (exercises 2 and 4) time the other choices on the machine at hand: other step counts, and
+(`default_parallel_loops`). Notebook 08 times the layer on one core and on two, and solutions
+08 (exercises 2 and 4) time the other choices on the machine at hand: other step counts, and
 TensorFlow's own gradient of the loop instead of the hand-written one.
 
 `FusedSimpleRNN` is one direction on the same functions (changes 1, 3 and 4; the loop's matrix
@@ -73,7 +73,7 @@ def _block_diagonal(a, b):
 
 
 #: Time steps per iteration of the loops when the layer is not given `steps_per_iteration` (the
-#: first chunk is filled with zero steps in front). Solutions 04, exercise 2, times 1, 2, 4, 8.
+#: first chunk is filled with zero steps in front). Solutions 08, exercise 2, times 1, 2, 4, 8.
 DEFAULT_STEPS_PER_ITERATION = 4
 
 
@@ -89,7 +89,7 @@ def usable_cores() -> int:
 def default_parallel_loops() -> int:
     """Independent loops over slices of the batch, when the layer is not given
     `parallel_loops`: one per usable core, at most two (the most the collection has measured;
-    notebook 04 times one and two cores)."""
+    notebook 08 times one and two cores)."""
     return min(usable_cores(), 2)
 
 

@@ -3,9 +3,9 @@
 - `sigmoid`: the logistic function, overflow-safe.
 - `relative_error(a, b)`, `relative_change(before, after)`: one number for how far two arrays
   are apart (gradient checks, notebooks 02 and 03) or how much one changed (notebook 01).
-- `accuracy`, `f1_score`, `best_threshold`: word-level scores over a mask (notebook 07).
+- `accuracy`, `f1_score`, `best_threshold`: word-level scores over a mask (notebook 06).
 - `expected_calibration_error(p, y)`: how far predicted probabilities are from observed
-  frequencies (Guo et al., 2017, "On calibration of modern neural networks"; notebook 08).
+  frequencies (Guo et al., 2017, "On calibration of modern neural networks"; notebook 07).
 - `t_quantile_975(df)`: the Student t quantile behind a 95 % interval of a mean over seeds.
 """
 

@@ -101,7 +101,7 @@ def sentiment_model(
             the same at every step); 0 turns it off. Prediction never drops anything.
         name: the model's name (default: built from the arguments).
         fused: use `utils.fused.FusedBidirectionalSimpleRNN`, the same computation as the
-            hand-made or Keras wrapper around `SimpleRNN` in one faster loop (notebook 04);
+            hand-made or Keras wrapper around `SimpleRNN` in one faster loop (notebook 08);
             only for `direction="both"`, `cell="simple_rnn"` and `wrapper="handmade"`.
     """
     if direction not in DIRECTIONS:

@@ -4,9 +4,9 @@
 - Pictures of the network: `draw_unrolled_birnn(T)`, the network unrolled over T steps with
   the one loss and the paths its gradient takes back into both directions (notebooks 01, 02);
   `plot_gradient_norms(frame)`, the size of dL/dh_t at every step of each direction (02).
-- Results: `plot_accuracies` and `plot_needs_both` (08), `plot_error_signals` (08),
-  `plot_direction_predictions`, `plot_accuracy_by_fraction` and `plot_padding_grid` (06),
-  `plot_review` and `plot_f1` (07).
+- Results: `plot_accuracies` and `plot_needs_both` (07), `plot_error_signals` (07),
+  `plot_direction_predictions`, `plot_accuracy_by_fraction` and `plot_padding_grid` (05),
+  `plot_review` and `plot_f1` (06).
 
 The colours follow seaborn's "colorblind" palette, which `setup_notebook` sets: blue for the
 forward direction, orange for the backward direction, vermilion for gradients.

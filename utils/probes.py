@@ -7,7 +7,7 @@ h^b_1 (it has read T..1). The head computes
 
     p = sigmoid(w_f . h^f_T + w_b . h^b_1 + b),    head kernel = [w_f ; w_b].
 
-This module opens the model up (notebook 06, and the separately trained directions of 08):
+This module opens the model up (notebook 05, and the separately trained directions of 07):
 
 - `step_states_model(model)`: the same two RNNs (copies with the same weights) with
   `return_sequences=True`, so every step's state comes out: h^f_t has read tokens 1..t,
@@ -20,7 +20,7 @@ This module opens the model up (notebook 06, and the separately trained directio
   is absent, and its term is replaced by a stand-in c (0, or its average over reviews,
   `mean_terms`), a situation the head never saw during training.
 - `reading_check`, `late_turn_candidates`, `accuracy_by_fraction_read`: checks and summaries.
-- Two separately trained directions (notebook 08): `logits`, `joint_states` (their final
+- Two separately trained directions (notebook 07): `logits`, `joint_states` (their final
   states side by side), `error_signals` (the error p - y each direction receives, under its
   own loss and under one loss), `forward_gradient_one_loss` (the gradient of one loss with
   respect to the forward weights), `sub_model` and `linear_probe` (can a linear model read
@@ -342,7 +342,7 @@ def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LA
 
 
 # ---------------------------------------------------------------------------------------
-# 3. Two separately trained directions (notebook 08): logits, states, error signals, probes
+# 3. Two separately trained directions (notebook 07): logits, states, error signals, probes
 # ---------------------------------------------------------------------------------------
 
 

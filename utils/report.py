@@ -22,20 +22,20 @@ END = "<!-- results:end -->"
 #: Experiment CSV files: heading, notebook, figure, metric. Each holds one row per (variant,
 #: seed), written by the notebook during `make run`.
 EXPERIMENTS = {
-    "merge_modes": ("Merge modes on IMDB", "05_merge_modes_on_imdb",
-                    "05_test_accuracy_by_variant.png", "test_accuracy"),
-    "padding": ("Padding side and masking", "06_what_each_direction_sees",
-                "06_padding_grid.png", "test_accuracy"),
+    "merge_modes": ("Merge modes on IMDB", "04_merge_modes_on_imdb",
+                    "04_test_accuracy_by_variant.png", "test_accuracy"),
+    "padding": ("Padding side and masking", "05_what_each_direction_sees",
+                "05_padding_grid.png", "test_accuracy"),
     "tagging": ("Where the second direction is essential: sentence boundaries",
-                "07_sentence_boundaries", "07_test_f1_by_variant.png", "test_f1"),
+                "06_sentence_boundaries", "06_test_f1_by_variant.png", "test_f1"),
     "two_losses_needs_both": ("One loss or two, on a task that needs both sides",
-                              "08_two_losses_or_one", "08_needs_both.png", "test_accuracy"),
-    "two_losses": ("One loss or two, on IMDB", "08_two_losses_or_one", "08_test_accuracy.png",
+                              "07_two_losses_or_one", "07_needs_both.png", "test_accuracy"),
+    "two_losses": ("One loss or two, on IMDB", "07_two_losses_or_one", "07_test_accuracy.png",
                    "test_accuracy"),
 }
 
 #: The notebooks that train on IMDB (their total time is stated on its own).
-IMDB_EXPERIMENTS = ("05", "06", "07", "08")
+IMDB_EXPERIMENTS = ("04", "05", "06", "07")
 
 #: Timing files (written by the notebooks): heading, notebook, sentence, the two layers.
 TIMINGS = {
@@ -45,7 +45,7 @@ TIMINGS = {
         "fast).", ("handmade", "hand-made (s)"), ("keras", "Keras (s)")),
     "fused_timing": (
         "Fused bidirectional SimpleRNN vs `keras.layers.Bidirectional`",
-        "04_fused_bidirectional_rnn",
+        "08_fused_bidirectional_rnn",
         "median seconds per training epoch and the speed-up (Keras / fused; 2 = twice as "
         "fast).", ("fused_seconds", "fused (s)"), ("keras_seconds", "Keras (s)")),
 }

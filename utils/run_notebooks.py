@@ -1,7 +1,7 @@
 """Execute the notebooks in order, in place, with their default parameters: `make run`.
 
     python -m utils.run_notebooks                 # every notebook, in order, then the solutions
-    python -m utils.run_notebooks 05 08           # only those whose names start so (05 and 08,
+    python -m utils.run_notebooks 04 07           # only those whose names start so (04 and 07,
                                                   # and their solutions)
     python -m utils.run_notebooks --lab           # `make lab-run`: small settings, into lab/
     python -m utils.run_notebooks --laptop        # `make laptop-run`: a laptop's, into lab/
@@ -160,7 +160,7 @@ def execute_one(notebook, parameters=None, timeout=3600) -> tuple[str, float, st
 
 def run(prefixes: list[str] | None = None) -> pd.DataFrame:
     """Run the notebooks and their solutions (all, or those whose names start with one of
-    `prefixes`: "05" runs notebook 05 and its solutions), each to the end even when an earlier
+    `prefixes`: "04" runs notebook 04 and its solutions), each to the end even when an earlier
     one failed. A notebook is written back only when it ran clean; a failed run is kept in
     build/failed/ with its error. Returns one row per notebook: seconds, status, error."""
     notebooks = all_notebooks()

@@ -1,6 +1,6 @@
 """Tasks other than IMDB sentiment, built from the same reviews or from random bits.
 
-**Sentence boundaries in IMDB reviews**: a word-level task (notebook 07).
+**Sentence boundaries in IMDB reviews**: a word-level task (notebook 06).
 
 The punctuation that ends sentences is stripped from the reviews, and every word is tagged
 with whether it sits at a sentence boundary. Which words count is the `target`:
@@ -23,7 +23,7 @@ Splits: test reviews come from `aclImdb/test` only; training and validation revi
 movie has reviews on both sides of the validation split. `fit_and_score` trains a tagger and
 scores it with the word-level F1 (`utils.maths.f1_score`) at a threshold chosen on validation.
 
-**The needs-both task** (notebook 08): `neighbour_xor_data` draws random bit sequences whose
+**The needs-both task** (notebook 07): `neighbour_xor_data` draws random bit sequences whose
 label at step t is x[t-1] XOR x[t+1]; neither direction alone can predict it.
 """
 
@@ -291,7 +291,7 @@ def gap_table(results, one_direction=("forward only", "backward only")):
 
 
 # ---------------------------------------------------------------------------------------
-# The needs-both task: each step's label is the XOR of its two neighbours (notebook 08)
+# The needs-both task: each step's label is the XOR of its two neighbours (notebook 07)
 # ---------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 The learner's plan: train the forward RNN with its own head and its own loss, train the
 backward RNN with its own head and its own loss, and only concatenate their hidden states
 at test time. This module builds, trains and compares three setups and two controls on the
-same data, with the same budget and the same seeds (notebook 08):
+same data, with the same budget and the same seeds (notebook 07):
 
 - **(a) one loss**: the real thing, one model `Embedding -> HandmadeBidirectional(SimpleRNN,
   concat) -> Dense(1, sigmoid)` trained with one binary cross-entropy.

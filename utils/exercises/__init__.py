@@ -1,4 +1,4 @@
-"""Checks of the exercises: one module per lesson (`nb00` ... `nb08`), one function per exercise.
+"""Checks of the exercises: one module per lesson (`nb00` ... `nb07`), one function per exercise.
 
 A lesson's exercise names what the student produces (a variable or a function) and the check
 to call on it, for example
