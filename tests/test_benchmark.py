@@ -10,12 +10,16 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from utils.benchmark import (  # noqa: E402
     batches,
     compare_layers,
+    graph_op_counts,
+    matmul_rate,
     seconds_per_epoch_ratio,
     train_side_by_side,
+    training_step_op_counts,
     weights_side_by_side,
 )
 from utils.layers import HandmadeBidirectional  # noqa: E402
@@ -277,3 +281,33 @@ def test_on_cores_pins_every_thread_and_puts_the_affinity_back():
     assert os.sched_getaffinity(0) == before
     with on_cores({10_000}) as pinned:  # a core the machine does not have: nothing changes
         assert not pinned and os.sched_getaffinity(0) == before
+
+
+# ------------------------------------------------------------ graph_op_counts, matmul_rate
+
+
+def test_graph_op_counts_counts_every_op_loop_bodies_included():
+    def two_products_and_a_loop(a):
+        b = tf.matmul(tf.matmul(a, a), a)
+        return tf.while_loop(lambda i, h: i < 3, lambda i, h: (i + 1, tf.tanh(h)), (0, b))[1]
+
+    counts = graph_op_counts(two_products_and_a_loop, tf.TensorSpec((2, 2), tf.float32))
+    assert counts["MatMul"] == 2 and counts["StatelessWhile"] == 1  # a loop without state ops
+    assert counts["Tanh"] == 1  # inside the loop's body, counted once
+    assert list(counts.index) == sorted(counts.index) and counts.dtype == int
+    assert "Tanh" not in graph_op_counts(lambda a: tf.matmul(a, a), tf.TensorSpec((2, 2)))
+
+
+def test_training_step_op_counts_are_equal_for_the_two_wrappers():
+    hand, ref = (training_step_op_counts(build_tiny_model(w)) for w in
+                 (HandmadeBidirectional, keras.layers.Bidirectional))
+    pd.testing.assert_series_equal(hand, ref)
+    assert hand["While"] >= 2 and hand["TanhGrad"] >= 2  # two loops over time, differentiated
+    lstm = training_step_op_counts(build_tiny_model(
+        lambda rnn: keras.layers.Bidirectional(keras.layers.LSTM(UNITS))))
+    assert lstm.get("Sigmoid", 0) > hand.get("Sigmoid", 0)  # another cell, another graph
+
+
+def test_matmul_rate_is_a_positive_rate():
+    rate = matmul_rate(size=64, repeats=3)
+    assert np.isfinite(rate) and rate > 1e6  # any CPU multiplies 64 x 64 matrices in < 0.5 s

@@ -13,7 +13,7 @@ from utils.fused import FusedBidirectionalSimpleRNN
 from utils.layers import MERGE_MODES
 from utils.models import sentiment_model
 
-MERGES = [m for m in MERGE_MODES if m is not None]
+MERGES = list(MERGE_MODES)
 MASKS = ["none", "post", "pre", "holes", "empty rows"]
 TOLERANCE = 1e-5
 

@@ -14,11 +14,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from utils.layers import HandmadeBidirectional  # noqa: E402
+from utils.layers import MERGE_MODES_OR_NONE, HandmadeBidirectional  # noqa: E402
 
 CELLS = {"SimpleRNN": keras.layers.SimpleRNN, "GRU": keras.layers.GRU, "LSTM": keras.layers.LSTM}
 N_STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2}
-MERGE_MODES = ["concat", "sum", "ave", "mul", None]
+MERGE_MODES = MERGE_MODES_OR_NONE  # every merge_mode the wrapper takes, None included
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 3
 VOCAB, LENGTHS = 9, (5, 3, 1)  # token ids 1..8 (0 is padding); one length per sequence
 ATOL = 1e-5

@@ -57,3 +57,13 @@ def test_every_exercise_has_a_difficulty_and_names_a_check_that_its_solution_rej
             assert re.search(rf"must_reject\(\s*nb{number}\.exercise_{k}\b", code), (
                 f"solutions {number}: no wrong answer is shown rejected by exercise_{k}")
     assert found == set(teaching.EXERCISES), "EXERCISES and the lessons' exercises differ"
+
+
+def test_the_path_a_student_finishes_fits_the_word_budget():
+    words = {lesson.stem: teaching.prose_words(lesson) for lesson in teaching.LESSONS}
+    assert set(teaching.APPENDICES) <= set(words), "an appendix is not among the notebooks"
+    too_long = {name: n for name, n in words.items() if n > teaching.WORDS_PER_NOTEBOOK}
+    assert not too_long, f"over {teaching.WORDS_PER_NOTEBOOK:,} words of prose: {too_long}"
+    path = sum(n for name, n in words.items() if name not in teaching.APPENDICES)
+    assert path <= teaching.WORDS_FOR_THE_LESSONS, f"the lessons hold {path:,} words"
+    assert max(words) in teaching.APPENDICES, "the appendix comes after the lessons"

@@ -1,16 +1,17 @@
-"""`run_two_losses(cell=...)`: the recurrent cell reaches every model of the four setups
-(notebook 07's `cell` parameter), and the default stays the collection's SimpleRNN."""
+"""Notebook 07's `cell` parameter reaches every recurrent layer of the IMDB setups it builds
+(its `members`, through `sizes`) and of the needs-both taggers; SimpleRNN is the default."""
 
 from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
+from test_two_losses import notebook_setups
 
 import utils.experiments as experiments
 from utils.layers import bidirectional_layer
 from utils.models import CELLS
-from utils.two_losses import run_two_losses
+from utils.two_losses import one_direction, one_loss_tagger, run_two_losses
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,8 @@ def recurrent_layers(models):
 def test_run_two_losses_builds_every_rnn_with_the_cell(tiny, cell, monkeypatch, tmp_path):
     monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
     chosen = {} if cell is None else {"cell": cell}
-    results, models = run_two_losses(tiny, seeds=[0], epochs=1, batch_size=16, units=2,
-                                     embed_dim=3, progress=False, **chosen)
+    members, glue = notebook_setups(units=2, embed_dim=3, vocab_size=10, maxlen=6, **chosen)
+    results, models = run_two_losses(tiny, [0], 1, members, glue, batch_size=16, progress=False)
     layers = recurrent_layers(models[0])
     assert len(layers) == 6
     expected = CELLS[cell or "simple_rnn"]  # no cell given: SimpleRNN, as before
@@ -56,3 +57,16 @@ def test_run_two_losses_builds_every_rnn_with_the_cell(tiny, cell, monkeypatch, 
     kernel = models[0]["forward"].layers[1].cell.kernel
     assert tuple(kernel.shape) == (3, gates * 2)
     assert results.test_accuracy.between(0, 1).all()
+
+
+@pytest.mark.parametrize("cell", [None, "gru", "lstm"])
+def test_the_needs_both_taggers_are_built_with_the_cell(cell):
+    chosen = {} if cell is None else {"cell": cell}
+    sizes = dict(length=5, units=2, hidden=3, **chosen)
+    a = one_loss_tagger(**sizes)
+    halves = [one_direction(backwards, **sizes) for backwards in (False, True)]
+    bi = bidirectional_layer(a)
+    layers = [bi.forward_layer, bi.backward_layer] + [m.layers[1] for m in halves]
+    assert all(type(layer) is CELLS[cell or "simple_rnn"] for layer in layers)
+    assert [layer.go_backwards for layer in layers] == [False, True, False, True]
+    assert all(m.output_shape == (None, 5, 1) for m in [a, *halves])

@@ -16,6 +16,10 @@ by piece:
 - `on_cores(cores)`: a block run on some of the machine's cores only (as `taskset -c`).
 - `batches(x, y, batch_size, seed)`: the data as a `tf.data` pipeline with autotuning off,
   which `train_side_by_side` trains on (why: its docstring).
+- `graph_op_counts(function, *specs)` and `training_step_op_counts(model)`: how many times
+  each TensorFlow operation appears in a traced graph (notebook 03: both layers build the same).
+- `matmul_rate()`: the FLOPs per second of one large matrix product, the reference against
+  which notebook 08 sets the layers.
 
 Timing on a shared machine is noisy: another program may take a CPU core for a while. The
 training therefore alternates between the two models every epoch (a slow phase hits both),
@@ -24,6 +28,7 @@ epoch out of the timing (it also traces and compiles the graph), and uses median
 unusually slow epoch does not move them).
 """
 
+import collections
 import contextlib
 import gc
 import os
@@ -333,3 +338,54 @@ def seconds_per_epoch_ratio(history: pd.DataFrame, column: str = "seconds") -> p
         "paired_ratio": (per_epoch["handmade"] / per_epoch["keras"]).median(),
         "timed_epochs": len(per_epoch),
     }, name=column)
+
+
+def graph_op_counts(function, *input_signature) -> pd.Series:
+    """How many times each TensorFlow operation appears in the graph of `function`.
+
+    Args:
+        function: a Python function of tensors (it is wrapped in `tf.function` and traced).
+        input_signature: one `tf.TensorSpec` per argument of `function`.
+
+    Returns:
+        A Series of counts indexed by operation type (`"MatMul"`, `"While"`, ...), sorted by
+        type. The bodies of loops and branches (`tf.while_loop`, `tf.cond`: the functions of
+        the graph's library) count too: a loop op (`While`, `StatelessWhile`) counts once,
+        and so does each op of its body.
+    """
+    graph = tf.function(function).get_concrete_function(*input_signature).graph.as_graph_def()
+    nodes = [*graph.node, *(node for f in graph.library.function for node in f.node_def)]
+    return pd.Series(collections.Counter(node.op for node in nodes), dtype=int).sort_index()
+
+
+def training_step_op_counts(model, loss=keras.losses.binary_crossentropy) -> pd.Series:
+    """`graph_op_counts` of one training step of `model`: the forward pass, the mean `loss` and
+    its gradients with respect to the trainable weights, for inputs shaped as the model's
+    (first) input and float targets shaped as its (first) output, the batch size left open.
+    The optimizer's update is not part of it."""
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            value = keras.ops.mean(loss(y, model(x, training=True)))
+        return tape.gradient(value, model.trainable_weights)
+
+    x_spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype)
+    return graph_op_counts(step, x_spec, tf.TensorSpec(model.outputs[0].shape, tf.float32))
+
+
+def matmul_rate(size: int = 2048, repeats: int = 10) -> float:
+    """Floating-point operations per second of one large float32 matrix product on this machine.
+
+    Times `tf.matmul` of two random `size` x `size` matrices in a `tf.function` (traced and
+    run once first, untimed), `repeats` times, and returns 2 size**3 (one multiply and one add
+    per term) over the median seconds: about the most this machine's TensorFlow computes per
+    second, the reference against which notebook 08 sets the FLOPs of an epoch.
+    """
+    a, b = tf.random.normal((size, size)), tf.random.normal((size, size))
+    product = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
+    product(a, b)  # trace and warm up
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a, b).numpy()
+        seconds.append(time.perf_counter() - start)
+    return 2 * size**3 / float(np.median(seconds))

@@ -17,10 +17,10 @@ to `results/<name>.csv` and `results/<name>_history.csv`.
 
 Reading a few seeds honestly (the README's statistics glossary): `paired_differences` pairs
 each variant with a baseline seed by seed; `bootstrap_ci` puts a bootstrap interval (Efron,
-1979) on the mean paired difference; `compare_to_baseline` and `verdicts` turn them into one
-sentence per variant; `summarize` gives the mean with a 95 % t interval. With three seeds an
-interval excludes zero only when every seed agrees on the sign, and that is the honest
-message: three seeds can only show a difference that all of them agree on.
+1979) on the mean paired difference; `compare_to_baseline` turns them into one verdict per
+variant; `mean_and_std` gives the mean and the spread (`ci=True`: a 95 % t interval of the
+mean). With three seeds an interval excludes zero only when every seed agrees on the sign,
+and that is the honest message: three seeds can only show a difference that all of them agree on.
 
 Also here: `train_and_keep` / `evaluate_once` (a fixed budget, then the test set once) and the
 padding grid of notebook 05 (`run_padding_grid`: 3 kinds of model x 2 padding sides x mask).
@@ -246,36 +246,6 @@ def paired_differences(results: pd.DataFrame, baseline: str, metric: str = "test
     })
 
 
-def summarize(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
-    """Per variant: mean, standard deviation over seeds, n, and a 95 % t confidence interval
-    of the mean (`mean ± t * std / sqrt(n)`; with 2 or 3 seeds it is wide, as it should be)."""
-    grouped = results.groupby("variant", sort=False)[metric]
-    table = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1),
-                          "n": grouped.count()})
-    half = table["n"].map(lambda n: t_quantile_975(n - 1)) * table["std"] / np.sqrt(table["n"])
-    table["ci_low"], table["ci_high"] = table["mean"] - half, table["mean"] + half
-    return table
-
-
-def verdicts(differences: pd.DataFrame, baseline: str) -> pd.Series:
-    """Read `utils.experiments.paired_differences` output: one sentence per variant."""
-
-    def read(row):
-        if row["seeds"] < 2:
-            return "a single seed: no verdict"
-        if row["max"] < 0:
-            side = "below"
-        elif row["min"] > 0:
-            side = "above"
-        else:
-            return f"the sign changes from seed to seed: no clear difference from {baseline}"
-        size = "larger" if abs(row["mean difference"]) > row["std over seeds"] else "smaller"
-        return (f"{side} {baseline} for every seed (mean difference {size} than its "
-                f"spread over seeds)")
-
-    return differences.apply(read, axis=1).rename("verdict")
-
-
 #: The verdicts `compare_to_baseline` gives, from "no difference at all" to "a real one".
 VERDICTS = (
     "identical",
@@ -357,15 +327,27 @@ def compare_to_baseline(
     return table.join(pd.DataFrame(rows, index=table.index))
 
 
-def mean_and_std(results: pd.DataFrame, metrics, order=None) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each metric, one row per variant.
+def mean_and_std(results: pd.DataFrame, metrics, order=None, ci: bool = False) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric, one row per variant: the
+    collection's one summary of results over seeds (`compare_to_baseline` is its one verdict).
 
-    The columns are a two-level index (metric, "mean" | "std"); `order` sets the row order
-    (default: the order in which the variants first appear in `results`).
+    The columns are a two-level index (metric, "mean" | "std"); with `ci=True` each metric also
+    gets "n" and a 95 % t confidence interval of the mean, "ci_low" and "ci_high"
+    (`mean ± t * std / sqrt(n)`: with 2 or 3 seeds it is wide, as it should be). `order` sets
+    the row order (default: the order in which the variants first appear in `results`).
     """
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     order = list(dict.fromkeys(results["variant"])) if order is None else list(order)
-    table = results.groupby("variant")[list(metrics)].agg(["mean", "std"])
-    return table.loc[order]
+    table = results.groupby("variant")[metrics].agg(["mean", "std", "count"]).loc[order]
+    for metric in metrics:
+        n = table[(metric, "count")]
+        half = n.map(lambda k: t_quantile_975(k - 1) if k > 1 else np.nan)
+        half = half * table[(metric, "std")] / np.sqrt(n)
+        table[(metric, "ci_low")] = table[(metric, "mean")] - half
+        table[(metric, "ci_high")] = table[(metric, "mean")] + half
+    table = table.rename(columns={"count": "n"}, level=1)
+    keep = ["mean", "std", "n", "ci_low", "ci_high"] if ci else ["mean", "std"]
+    return table.loc[:, [(m, s) for m in metrics for s in keep]]
 
 
 # ---------------------------------------------------------------------------------------

@@ -62,8 +62,7 @@ import os
 import keras
 import tensorflow as tf
 
-from .layers import MERGES as MERGE_MODES  # the modes that merge (not None)
-from .layers import merge_directions
+from .layers import MERGE_MODES, merge_directions  # the four merges (not None)
 
 
 def _block_diagonal(a, b):

@@ -21,8 +21,9 @@ enough to read in one go. It is a drop-in replacement: Keras's own tests of
 `convert_weights_file` turns a `.weights.h5` file saved with one wrapper into one
 that loads into the same model built with the other.
 
-Also here: `merge_directions` and `MERGES` (the four merges, one definition for the
-collection), `ReverseTime` (flips a sequence in time), and the small pieces notebook 01 takes
+Also here: `merge_directions` and `MERGE_MODES` (the four merges, one definition for the
+collection; `MERGE_MODES_OR_NONE` adds the wrapper's None), `ReverseTime` (flips a sequence in
+time), and the small pieces notebook 01 takes
 apart: `merge_all` (the four merges as Keras layers), `running_sum_rnn` (a one-unit RNN whose
 state is the running sum of its inputs) and `direction_weights` (each direction's kernels).
 """
@@ -35,10 +36,10 @@ import keras
 import numpy as np
 from keras import ops
 
-#: The ways of combining the forward and backward outputs into one.
-MERGES = ("concat", "sum", "ave", "mul")
-#: The `merge_mode` values a bidirectional wrapper takes (None keeps both, unmerged).
-MERGE_MODES = (*MERGES, None)
+#: The ways of combining the forward and backward outputs into one (the collection's one list).
+MERGE_MODES = ("concat", "sum", "ave", "mul")
+#: The `merge_mode` values a bidirectional wrapper takes: a merge, or None (keeps both, unmerged).
+MERGE_MODES_OR_NONE = (*MERGE_MODES, None)
 
 
 def merge_directions(forward, backward, merge_mode):
@@ -114,10 +115,10 @@ class HandmadeBidirectional(keras.layers.Layer):
         _check_is_recurrent_layer(layer, "layer")
         if backward_layer is not None:
             _check_is_recurrent_layer(backward_layer, "backward_layer")
-        if merge_mode not in MERGE_MODES:
+        if merge_mode not in MERGE_MODES_OR_NONE:
             raise ValueError(
                 f"Unknown merge_mode={merge_mode!r}. "
-                f"Use one of: {', '.join(repr(mode) for mode in MERGE_MODES)}."
+                f"Use one of: {', '.join(repr(mode) for mode in MERGE_MODES_OR_NONE)}."
             )
         super().__init__(**kwargs)
         # The forward layer is a fresh copy of `layer` (same settings, new weights). It is

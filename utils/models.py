@@ -112,7 +112,7 @@ def sentiment_model(
         raise ValueError(f"pooling must be None, 'max' or 'avg', got {pooling!r}.")
     if wrapper not in ("handmade", "keras"):
         raise ValueError(f"wrapper must be 'handmade' or 'keras', got {wrapper!r}.")
-    if direction == "both" and (merge_mode is None or merge_mode not in MERGE_MODES):
+    if direction == "both" and merge_mode not in MERGE_MODES:
         raise ValueError(
             f"merge_mode must be one of 'concat', 'sum', 'ave', 'mul' for a bidirectional "
             f"classifier, got {merge_mode!r}."

@@ -137,7 +137,7 @@ def setup_notebook(seed: int = 42, quiet: bool = False) -> None:
 # ---------------------------------------------------------------------------------------
 
 #: The recurrent cells and merge modes the notebooks know by name.
-from .layers import MERGES as MERGE_MODES  # noqa: E402  (after TensorFlow is quieted)
+from .layers import MERGE_MODES  # noqa: E402  (after TensorFlow is quieted)
 from .models import CELLS as _CELL_LAYERS  # noqa: E402
 
 CELLS = tuple(_CELL_LAYERS)
@@ -190,10 +190,10 @@ def _check_one(name, value):
                 f"a non-empty list of names from {MERGE_MODES}")
             _refuse(name, value, rule, f"pick from {MERGE_MODES}, {edit}")
     elif name == "merge":  # notebook 02's NumPy reference
-        from .reference import MERGE_MODES as REFERENCE_MERGES
+        from .reference import BPTT_MERGES
 
-        if value not in REFERENCE_MERGES:
-            _refuse(name, value, f"one of {REFERENCE_MERGES} (the merges of utils/reference.py)",
+        if value not in BPTT_MERGES:
+            _refuse(name, value, f"one of {BPTT_MERGES} (the merges of utils/reference.py)",
                     f"pass e.g. -p merge concat, {edit}; exercise 1 adds mul to your own copy")
     elif name == "learning_rate":
         if not (_is_real(value) and np.isfinite(value) and value > 0):
@@ -220,7 +220,7 @@ def check_parameters(**values) -> None:
     `patience` non-negative integers; `epochs`, `units`, `embed_dim`, `batch_size`,
     `maxlen`, `vocab_size`, `timing_epochs` positive integers, and `subset` too (or None);
     `cell` one of `CELLS`; `merge_mode` one of `MERGE_MODES` (`merge_modes` a non-empty list
-    of them); `merge` one of `utils.reference.MERGE_MODES`; `learning_rate` > 0;
+    of them); `merge` one of `utils.reference.BPTT_MERGES`; `learning_rate` > 0;
     `validation_split` and any `*_fraction` in [0, 1);
     `quick` a bool. The first wrong value raises a ValueError naming the parameter, the
     value received and the fix; an unknown name raises a TypeError.

@@ -7,6 +7,8 @@
 - Results: `plot_accuracies` and `plot_needs_both` (07), `plot_error_signals` (07),
   `plot_direction_predictions`, `plot_accuracy_by_fraction` and `plot_padding_grid` (05),
   `plot_review` and `plot_f1` (06).
+- `ReviewExplorer` (05): pick or type a review and see each direction's prediction so far and
+  the model's verdict, word by word (ipywidgets; its callback `show` is a plain method).
 
 The colours follow seaborn's "colorblind" palette, which `setup_notebook` sets: blue for the
 forward direction, orange for the backward direction, vermilion for gradients.
@@ -25,7 +27,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path as MplPath
 
-from .experiments import summarize
+from . import probes
+from .experiments import mean_and_std
 from .models import DIRECTION_NAMES
 from .paths import FIGURES_DIR
 
@@ -266,7 +269,7 @@ def plot_accuracies(results: pd.DataFrame, metric: str = "test_accuracy",
                     order: Sequence[str] | None = None):
     """Every seed as a dot, and each variant's mean with its 95 % t interval (black); the
     variants in `order` (default: as they first appear in `results`)."""
-    summary = summarize(results, metric)
+    summary = mean_and_std(results, metric, ci=True)[metric]
     order = [v for v in (order or summary.index) if v in summary.index]
     fig, ax = plt.subplots(figsize=(8, 4))
     sns.stripplot(data=results, y="variant", x=metric, hue="seed", order=order, ax=ax,
@@ -399,3 +402,68 @@ def plot_padding_grid(results: pd.DataFrame):
         ax.set(ylim=(0.4, 1), xlabel="", ylabel="test accuracy")
     grid.figure.suptitle("Padding side x masking, for each kind of RNN", y=1.03)
     return grid.figure
+
+
+class ReviewExplorer:
+    """Pick a test review or type one: each direction's prediction so far, and the verdict.
+
+    `widget` holds a dropdown of `examples` (name -> review text), a text box (picking a
+    review copies its text there; a typed text is read when the box loses focus), the
+    verdict line and the figure of `plot_direction_predictions`. The callback is `show(text)`:
+    it reads `text` with `probes.read_review` (the model's `vocabulary`, so a word it does not
+    know becomes `[UNK]`), keeps the result in `reading` (None for a text without words),
+    writes `verdict` and redraws the figure in `output`. The first example is shown at once.
+    Where widgets do not render (GitHub, papermill), `figure()` draws the same as a plain
+    figure.
+    """
+
+    def __init__(self, model, vocabulary, examples: dict, stand_in: dict | None = None,
+                 maxlen: int | None = None):
+        import ipywidgets as w
+
+        self.model, self.vocabulary, self.examples = model, vocabulary, dict(examples)
+        self.stand_in, self.maxlen, self.reading = stand_in, maxlen, None
+        self.choice = w.Dropdown(options=list(self.examples), description="review",
+                                 layout=w.Layout(width="95%"))
+        self.text = w.Textarea(placeholder="type a review; it is read when you click outside",
+                               continuous_update=False, layout=w.Layout(width="95%", height="7em"))
+        self.verdict, self.output = w.HTML(), w.Output()
+        self.widget = w.VBox([self.choice, self.text, self.verdict, self.output])
+        self.choice.observe(lambda change: self.pick(change["new"]), names="value")
+        self.text.observe(lambda change: self.show(change["new"]), names="value")
+        self.pick(self.choice.value)
+
+    def pick(self, name: str) -> None:
+        """Copy the example's text into the text box, which shows it."""
+        if self.text.value == self.examples[name]:
+            self.show(self.text.value)  # the same text: no change event, show it anyway
+        else:
+            self.text.value = self.examples[name]
+
+    def show(self, text: str) -> probes.ReviewReading | None:
+        """The callback: read `text`, then update the verdict line and the figure."""
+        from IPython.display import display
+
+        try:
+            self.reading = probes.read_review(self.model, text, self.vocabulary,
+                                              stand_in=self.stand_in, maxlen=self.maxlen)
+        except ValueError as error:
+            self.reading = None
+            self.verdict.value = f"<b>{error}</b>"
+            self.output.clear_output()
+            return None
+        self.verdict.value = f"<b>{self.reading.verdict}</b>"
+        fig = self.figure()
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(fig)
+        plt.close(fig)  # shown in the widget only (the inline backend would show it again)
+        return self.reading
+
+    def figure(self, title: str = "") -> plt.Figure:
+        """The current reading as a plain figure (`plot_direction_predictions`)."""
+        r = self.reading
+        if r is None:
+            raise ValueError(probes.EMPTY_REVIEW)
+        return plot_direction_predictions(r.words, r.p_f, r.p_b, r.p_model,
+                                          title=title or "Each direction's prediction so far")

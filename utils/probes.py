@@ -20,15 +20,18 @@ This module opens the model up (notebook 05, and the separately trained directio
   is absent, and its term is replaced by a stand-in c (0, or its average over reviews,
   `mean_terms`), a situation the head never saw during training.
 - `reading_check`, `late_turn_candidates`, `accuracy_by_fraction_read`: checks and summaries.
+- One review, picked or typed (the explorer of notebook 05, `utils.plots.ReviewExplorer`):
+  `encode_text` (a text to token ids, as `utils.data` encodes the reviews) and `read_review`
+  (each direction's running prediction and the model's verdict on it).
 - Two separately trained directions (notebook 07): `logits`, `joint_states` (their final
   states side by side), `error_signals` (the error p - y each direction receives, under its
-  own loss and under one loss), `forward_gradient_one_loss` (the gradient of one loss with
-  respect to the forward weights), `sub_model` and `linear_probe` (can a linear model read
-  a quantity from frozen states?).
+  own loss and under one loss), `sub_model` and `linear_probe` (can a linear model read a
+  quantity from frozen states?).
 """
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +41,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from .data import standardize
 from .layers import bidirectional_layer
 from .maths import sigmoid
 from .models import final_states
@@ -126,20 +130,31 @@ def direction_predictions(model: keras.Model, ids: np.ndarray, stand_in: dict | 
     `stand_in = {"forward": c_f, "backward": c_b}` (e.g. `mean_terms(model, some_ids)`, the
     average of each term over reviews), or `None` for 0.
     """
-    w_f, w_b, b = head_halves(model)
+    b = head_halves(model)[2]
     stand_in = stand_in or {"forward": 0.0, "backward": 0.0}
+    z_f, z_b = running_terms(model, ids, batch_size)
+    p_f = sigmoid(z_f + b + stand_in["backward"])
+    p_b = sigmoid(z_b + b + stand_in["forward"])
+    padding = np.asarray(ids) == 0
+    p_f[padding], p_b[padding] = np.nan, np.nan
+    return p_f, p_b
+
+
+def running_terms(model: keras.Model, ids: np.ndarray, batch_size: int = 512):
+    """Each direction's term in the head's logit at every step: `(w_f . h^f_t, w_b . h^b_t)`,
+    arrays of shape (reviews, time). At the last word and at the first word they are the
+    terms the head adds up (`final_contributions`)."""
+    w_f, w_b, _ = head_halves(model)
     ids = np.asarray(ids, dtype="int32")
     steps = step_states_model(model)
-    p_f, p_b = np.empty(ids.shape), np.empty(ids.shape)
+    z_f, z_b = np.empty(ids.shape), np.empty(ids.shape)
     with quiet_retracing():
         for start in range(0, len(ids), batch_size):  # in batches: the states are large
             rows = slice(start, start + batch_size)
             h_f, h_b = steps.predict_on_batch(ids[rows])
-            p_f[rows] = sigmoid(np.asarray(h_f) @ w_f + b + stand_in["backward"])
-            p_b[rows] = sigmoid(np.asarray(h_b) @ w_b + b + stand_in["forward"])
-    padding = ids == 0
-    p_f[padding], p_b[padding] = np.nan, np.nan
-    return p_f, p_b
+            z_f[rows] = np.asarray(h_f, dtype="float64") @ w_f
+            z_b[rows] = np.asarray(h_b, dtype="float64") @ w_b
+    return z_f, z_b
 
 
 def final_contributions(model: keras.Model, ids, batch_size: int = 512):
@@ -342,7 +357,77 @@ def late_turn_candidates(ids, labels, p_f, p_model, decode: Callable, phrases=LA
 
 
 # ---------------------------------------------------------------------------------------
-# 3. Two separately trained directions (notebook 07): logits, states, error signals, probes
+# 3. One review, picked or typed: what the explorer of notebook 05 shows
+# ---------------------------------------------------------------------------------------
+
+UNKNOWN = 1  #: the index of `[UNK]`, for every word outside the vocabulary (0 is padding)
+
+
+def encode_text(text: str, vocabulary: Sequence[str], maxlen: int | None = None) -> np.ndarray:
+    """The token ids of `text`, encoded as `utils.data` encodes the reviews.
+
+    The same standardization (`utils.data.standardize`: lower case, `<br />` tags and
+    punctuation replaced by spaces), split on whitespace, each word replaced by its index in
+    `vocabulary` (the model's own, `ImdbData.vocabulary`), `UNKNOWN` (1) for a word not in it;
+    `[UNK]` in the text (as `decode` writes it) is 1 too. With `maxlen`, only the first
+    `maxlen` words are kept, as `load_imdb` truncates (`truncating="post"`). No padding.
+    """
+    index = {word: i for i, word in enumerate(vocabulary) if word}
+    ids = []
+    for k, piece in enumerate(re.split(r"\[UNK\]", text)):
+        if k:
+            ids.append(UNKNOWN)
+        words = standardize(tf.constant(piece)).numpy().decode().split()
+        ids += [index.get(word, UNKNOWN) for word in words]
+    return np.array(ids[:maxlen], dtype="int32")
+
+
+@dataclass
+class ReviewReading:
+    """One review read by the model: its words, each direction's running prediction (with the
+    stand-in of `direction_predictions`) and the model's own prediction."""
+
+    words: list[str]
+    ids: np.ndarray
+    p_f: np.ndarray  # p_f[t]: the forward half alone, having read words 1..t+1
+    p_b: np.ndarray  # p_b[t]: the backward half alone, having read words t+1..T
+    p_model: float  # sigmoid(w_f . h^f_T + w_b . h^b_1 + b): the merged verdict
+
+    @property
+    def verdict(self) -> str:
+        """One line: the model's verdict, each half's at its full read, the unknown words."""
+        unknown = int((self.ids == UNKNOWN).sum())
+        return (f"the model (both directions, merged): "
+                f"{'positive' if self.p_model > 0.5 else 'negative'}, p = {self.p_model:.2f} | "
+                f"forward alone after the last word: {self.p_f[-1]:.2f} | backward alone at the "
+                f"first word: {self.p_b[0]:.2f} | {len(self.ids)} words, {unknown} not in the "
+                f"vocabulary ([UNK])")
+
+
+EMPTY_REVIEW = "No words to read: type a review (letters or digits), or pick one from the list."
+
+
+def read_review(model: keras.Model, text: str, vocabulary: Sequence[str],
+                stand_in: dict | None = None, maxlen: int | None = None) -> ReviewReading:
+    """Encode `text` with the model's `vocabulary` (`encode_text`) and read it: each
+    direction's prediction so far at every word, and the model's prediction, rebuilt from
+    the two terms at the ends (the same number as `model.predict` on the padded review).
+    Raises ValueError (`EMPTY_REVIEW`) if the text holds no word."""
+    ids = encode_text(text, vocabulary, maxlen)
+    if len(ids) == 0:
+        raise ValueError(EMPTY_REVIEW)
+    b = head_halves(model)[2]
+    stand_in = stand_in or {"forward": 0.0, "backward": 0.0}
+    z_f, z_b = (z[0] for z in running_terms(model, ids[None]))
+    return ReviewReading(
+        words=[vocabulary[i] for i in ids], ids=ids,
+        p_f=sigmoid(z_f + b + stand_in["backward"]), p_b=sigmoid(z_b + b + stand_in["forward"]),
+        p_model=float(sigmoid(z_f[-1] + z_b[0] + b)),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Two separately trained directions (notebook 07): logits, states, error signals, probes
 # ---------------------------------------------------------------------------------------
 
 
@@ -403,12 +488,12 @@ def error_signals(forward, backward, x, y, batch_size: int = 512) -> pd.DataFram
     Returns one row per review: label, both logits, and the three signals.
     """
     y = np.asarray(y, dtype=float).reshape(-1)
-    z_f, z_b = logits(forward, x, batch_size), logits(backward, x, batch_size)
+    z_f, z_b = (logits(model, x, batch_size).astype("float64") for model in (forward, backward))
     return pd.DataFrame({
         "label": y.astype(int), "z_forward": z_f, "z_backward": z_b,
-        "own loss, forward": _sigmoid(z_f) - y,
-        "own loss, backward": _sigmoid(z_b) - y,
-        "one loss, both": _sigmoid(z_f + z_b) - y,
+        "own loss, forward": sigmoid(z_f) - y,
+        "own loss, backward": sigmoid(z_b) - y,
+        "one loss, both": sigmoid(z_f + z_b) - y,
     })
 
 
@@ -442,34 +527,3 @@ def starved(long: pd.DataFrame, own_above: float = 0.5, one_below: float = 0.25)
     puts the review on the wrong side) but the joint prediction is nearly right
     (`|one loss| < one_below`), because the other direction carries the review."""
     return long[(long["own loss"].abs() > own_above) & (long["one loss"].abs() < one_below)]
-
-
-@dataclass
-class GradientProbe:
-    """One loss evaluation: the loss, the probabilities, and d loss / d forward RNN weights."""
-
-    loss: float
-    probabilities: np.ndarray
-    gradients: list[np.ndarray]
-
-
-def _bce(y, p):
-    return keras.ops.mean(keras.losses.binary_crossentropy(y, p))
-
-
-def forward_gradient_one_loss(model, x, y) -> GradientProbe:
-    """Setup (a): the one loss and its gradient w.r.t. the forward RNN's weights."""
-    forward_rnn = bidirectional_layer(model).forward_layer
-    y = tf.reshape(tf.cast(y, "float32"), (-1, 1))
-    with tf.GradientTape() as tape:
-        p = model(x, training=True)
-        loss = _bce(y, p)
-    grads = tape.gradient(loss, forward_rnn.trainable_weights)
-    return GradientProbe(float(loss), keras.ops.convert_to_numpy(p)[:, 0],
-                         [keras.ops.convert_to_numpy(g) for g in grads])
-
-
-def _sigmoid(z):
-    """The plain formula 1 / (1 + exp(-z)), whose float32 rounding the tests reproduce;
-    `utils.maths.sigmoid` is the overflow-safe form, which rounds differently."""
-    return 1 / (1 + np.exp(-z))

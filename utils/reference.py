@@ -44,13 +44,14 @@ from .maths import sigmoid
 #: The parameter names, in the order Keras stores the weights.
 KERAS_ORDER = ("W_f", "U_f", "b_f", "W_b", "U_b", "b_b", "w_y", "b_y")
 
-#: The merge modes this reference implements.
-MERGE_MODES = ("concat", "sum", "ave")
+#: The merges this reference implements: `utils.layers.MERGE_MODES` but "mul", which exercise
+#: 02-E1 adds (its product rule is the exercise).
+BPTT_MERGES = ("concat", "sum", "ave")
 
 
 def _check_merge(merge: str) -> None:
-    if merge not in MERGE_MODES:
-        raise ValueError(f"merge must be one of {MERGE_MODES}, got {merge!r}")
+    if merge not in BPTT_MERGES:
+        raise ValueError(f"merge must be one of {BPTT_MERGES}, got {merge!r}")
 
 
 def _merged_size(H: int, merge: str) -> int:

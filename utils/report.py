@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .experiments import mean_and_std
 from .paths import RESULTS_DIR, ROOT
 
 BEGIN = "<!-- results:begin (written by `make report`; do not edit by hand) -->"
@@ -60,30 +61,33 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def _mean_std(values: pd.Series) -> str:
-    return f"{values.mean():.3f} ± {values.std():.3f}" if values.count() > 1 else (
-        f"{values.mean():.3f}")
-
-
 def experiment_summary(results: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
     """Mean and standard deviation over seeds of `metric` per variant, best first; also the
     parameters and the seconds per epoch where the file has them (the median over a variant's
     runs of each run's median epoch)."""
     group = results.groupby("variant", sort=False)
-    label = metric.replace("_", " ")
+    metrics = list(dict.fromkeys([metric, "test_accuracy"] if "test_accuracy" in results
+                                 else [metric]))
+    stats = mean_and_std(results, metrics)
+
+    def mean_std(name):
+        mean, std = stats[(name, "mean")], stats[(name, "std")]
+        return [f"{m:.3f} ± {s:.3f}" if pd.notna(s) else f"{m:.3f}"
+                for m, s in zip(mean, std, strict=True)]
+
     summary = pd.DataFrame({
         "variant": list(group.groups),
         "seeds": group.seed.nunique().to_numpy(),
-        f"{label} (mean ± std)": [_mean_std(g[metric]) for _, g in group],
+        f"{metric.replace('_', ' ')} (mean ± std)": mean_std(metric),
     })
     if metric != "test_accuracy" and "test_accuracy" in results:
-        summary["test accuracy (mean ± std)"] = [_mean_std(g.test_accuracy) for _, g in group]
+        summary["test accuracy (mean ± std)"] = mean_std("test_accuracy")
     if "params" in results:
         summary["parameters"] = [f"{p:,}" for p in group.params.first()]
     if "seconds_per_epoch" in results:
         summary["seconds per epoch (median)"] = [
             f"{s:.1f}" for s in group.seconds_per_epoch.median()]
-    summary["_mean"] = group[metric].mean().to_numpy()
+    summary["_mean"] = stats[(metric, "mean")].to_numpy()
     return summary.sort_values("_mean", ascending=False).drop(columns="_mean")
 
 

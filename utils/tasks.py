@@ -20,8 +20,9 @@ never depends on a word the model cannot see.
 
 Splits: test reviews come from `aclImdb/test` only; training and validation reviews from
 `aclImdb/train`, split *by movie* (the `urls_*.txt` files name each review's movie), so no
-movie has reviews on both sides of the validation split. `fit_and_score` trains a tagger and
-scores it with the word-level F1 (`utils.maths.f1_score`) at a threshold chosen on validation.
+movie has reviews on both sides of the validation split. `boundary_tagger` builds a tagger
+(one direction or both, merged); `fit_and_score` trains it and scores it with the word-level
+F1 (`utils.maths.f1_score`) at a threshold chosen on validation.
 
 **The needs-both task** (notebook 07): `neighbour_xor_data` draws random bit sequences whose
 label at step t is x[t-1] XOR x[t+1]; neither direction alone can predict it.
@@ -235,6 +236,33 @@ def load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, vocab_size=1
 # ---------------------------------------------------------------------------------------
 # Training and scoring a tagger
 # ---------------------------------------------------------------------------------------
+
+
+def boundary_tagger(variant: str, vocab_size: int, embed_dim: int, units: int,
+                    cell: str = "simple_rnn"):
+    """A word-level tagger: embedding, the recurrent part `variant` names, a sigmoid per word.
+
+    `variant` is "forward only", "backward only" (its outputs flipped back into reading order
+    by `ReverseTime`, so output t belongs to word t) or a merge mode of the hand-made wrapper
+    ("concat", "sum", "ave", "mul"); `cell` names the recurrent layer (`utils.models.CELLS`).
+    """
+    import keras
+
+    from .layers import HandmadeBidirectional, ReverseTime
+    from .models import CELLS
+
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(inputs)
+    rnn = CELLS[cell](units, return_sequences=True)
+    if variant == "forward only":
+        x = rnn(x)
+    elif variant == "backward only":
+        backward = CELLS[cell](units, return_sequences=True, go_backwards=True)
+        x = ReverseTime()(backward(x))  # outputs back into reading order
+    else:
+        x = HandmadeBidirectional(rnn, merge_mode=variant)(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
 
 
 def fit_and_score(model, data: TaggingData, epochs: int, batch_size: int = 64,

@@ -25,6 +25,12 @@ from .report import markdown_table, replace_block
 
 TEACHING = ROOT / "TEACHING.md"
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: Optional notebooks after the lessons, outside the students' path and its word budget.
+APPENDICES = ("08_fused_bidirectional_rnn",)
+#: The path a student finishes: at most this many words of prose in the lessons together
+#: (appendices not counted), and in any one notebook (appendices included).
+WORDS_FOR_THE_LESSONS = 16_000
+WORDS_PER_NOTEBOOK = 2_500
 
 #: Careful reading of technical prose with equations runs well below the 200-250 words a
 #: minute of plain text; 120 is the rate this page assumes.
@@ -115,10 +121,12 @@ def times_block(results: Path | None = None) -> str:
     shown = table.assign(**{c: table[c].map(lambda v: f"{v:.0f}") for c in
                             ("reading (min)", "run (min)", "student time (min)")},
                          words=table.words.map("{:,}".format))
-    total = table[["words", "reading (min)", "run (min)", "student time (min)"]].sum()
+    path = table[~table.lesson.isin(APPENDICES)]
+    total = path[["words", "reading (min)", "run (min)", "student time (min)"]].sum()
     return "\n".join([
         markdown_table(shown), "",
-        f"All {len(table)} lessons: {int(total['words']):,} words, about "
+        f"The {len(path)} lessons without the appendix ({', '.join(APPENDICES)}): "
+        f"{int(total['words']):,} words, about "
         f"{total['reading (min)'] / 60:.1f} hours of reading at {WORDS_PER_MINUTE} words a "
         f"minute and {total['run (min)']:.0f} minutes of running at the full settings "
         "(`results/run_times.csv`; `make lab-run`'s small settings take a fraction of that).",

@@ -19,9 +19,13 @@ same data, with the same budget and the same seeds (notebook 07):
   whatever their losses: (d) sums the logits of (b)'s forward model and a second forward
   model, as the plan sums its two; (e) averages the logits of (a) and a second one-loss model.
 
-Then the reason (a) is different, in numbers (the probes live in `utils.probes`):
-`nudged` changes only the backward weights; `calibration_table` compares how trustworthy the
-setups' probabilities are.
+The notebook builds the IMDB models (its `members` and `glue`, passed to `run_two_losses`,
+which trains, records and scores them). For the needs-both task (notebook 07, section 1),
+`one_loss_tagger` and `one_direction` are (a) and half of (b); `combine_at_test_time` and
+`frozen_with_new_head` glue or freeze them too.
+
+Also here: `calibration_table` compares how trustworthy the setups' probabilities are (the
+probes live in `utils.probes`).
 
 The demonstration of notebook 01 (section 7), on a small bidirectional classifier:
 `loss_and_gradients` (one loss, one backward pass, the gradient each direction gets),
@@ -30,12 +34,11 @@ change? yes with one loss, no with one loss per direction) and `two_loss_twin` (
 a model: each direction with its own head and its own loss).
 
     from utils.two_losses import run_two_losses
-    results, models = run_two_losses(imdb, seeds=[0, 1, 2], epochs=3, units=32, embed_dim=32)
+    results, models = run_two_losses(imdb, [0, 1, 2], 3, members, glue)  # as notebook 07
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from types import SimpleNamespace
 
@@ -47,11 +50,11 @@ from keras import ops
 from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
 from .experiments import COLUMNS, TqdmEpochs, save_results, train_and_keep
-from .layers import direction_weights
+from .layers import HandmadeBidirectional, ReverseTime, direction_weights
 from .maths import expected_calibration_error, relative_change, sigmoid
-from .models import final_states, sentiment_model
+from .models import CELLS, final_states, sentiment_model
 from .notebook import quiet_retracing
-from .probes import joint_states
+from .probes import joint_states, sub_model
 from .reference import loss as binary_cross_entropy
 
 #: The names of the three setups (the `variant` column).
@@ -99,27 +102,46 @@ def glued(members, scale: float = 1.0, name: str = "glued") -> keras.Model:
     return model
 
 
-def combine_at_test_time(forward: keras.Sequential, backward: keras.Sequential) -> keras.Model:
-    """The plan's test-time model: [h_f; h_b] -> the two trained heads, side by side.
+def combine_at_test_time(forward: keras.Model, backward: keras.Model) -> keras.Model:
+    """The plan's test-time model: the two trained heads side by side, their logits summed,
+    `z = z_f + z_b`. Nothing is trained here: the layers are `forward`'s and `backward`'s own.
 
-    The head's weights are the forward head's on top of the backward head's,
-    `W_y = [w_f; w_b]`, each learned separately, so `[h_f; h_b] W_y = z_f - b_f + z_b - b_b`.
-    The bias is `b_f + b_b`: the combined logit is then exactly the sum of the two models'
-    logits, `z = z_f + z_b` (adding the two log-odds; averaging them instead would halve
-    every logit, which changes the loss but not a single predicted class).
-    Nothing is trained here: the layers are `forward`'s and `backward`'s own.
+    IMDB classifiers (`sentiment_model`, head named "head"): `[h_f; h_b]` into one head with
+    the forward head's weights on top of the backward head's, `W_y = [w_f; w_b]`, and the
+    bias `b_f + b_b`, so that the logit is exactly `z_f + z_b` (adding the two log-odds;
+    averaging them instead would halve every logit, which changes the loss but not a single
+    predicted class). Taggers of the needs-both task (`one_direction`): at every step, the
+    two heads' logits (the inputs of their layers "probability") added up.
     """
-    return glued([forward, backward], name="two_losses_combined")
+    if not _is_tagger(forward):
+        return glued([forward, backward], name="two_losses_combined")
+    x = keras.Input(forward.inputs[0].shape[1:], name="bits")
+    z = keras.layers.Add(name="sum_of_logits")(
+        [sub_model(m, "probability")(x) for m in (forward, backward)])  # each head's logit
+    return keras.Model(x, keras.layers.Activation("sigmoid")(z), name="glued")
 
 
-def frozen_with_new_head(forward: keras.Sequential, backward: keras.Sequential):
-    """A builder for setup (c): the RNNs (and embeddings) of `forward` and `backward`, frozen,
-    and one new, randomly initialised `Dense(1, sigmoid)` head on `[h_f; h_b]`.
+def frozen_with_new_head(forward: keras.Model, backward: keras.Model):
+    """A builder for setup (c): the RNNs of `forward` and `backward`, frozen, their states
+    side by side, and one new, randomly initialised head on them; only the head is trained.
 
-    Each call copies the two models (same weights, new layers) and sets `trainable = False`
-    on every layer of the copies, so `forward` and `backward` themselves stay untouched and
-    only the new head's `2 * units + 1` weights are trained.
+    IMDB classifiers: each call copies the two models (same weights, new layers, every layer
+    frozen), so `forward` and `backward` themselves stay untouched, and puts a new
+    `Dense(1, sigmoid)` on `[h_f; h_b]` (`2 * units + 1` trainable weights). Taggers of the
+    needs-both task: the two models' states `[h^f_t ; h^b_t]` (their layers "hidden"'s
+    inputs, frozen) into a new head of the shape of `one_loss_tagger`'s.
     """
+    if _is_tagger(forward):
+        def build() -> keras.Model:
+            x = keras.Input(forward.inputs[0].shape[1:], name="bits")
+            states = [sub_model(m, "hidden", trainable=False)(x) for m in (forward, backward)]
+            h = keras.layers.Concatenate(name="merged")(states)
+            width = forward.get_layer("hidden").units
+            hidden = keras.layers.Dense(width, activation="relu", name="hidden")(h)
+            p = keras.layers.Dense(1, activation="sigmoid", name="p")(hidden)
+            return keras.Model(x, p, name="frozen_new_head")
+
+        return build
 
     def build() -> keras.Model:
         # The head draws its initial weights first, exactly as `new_head` does.
@@ -166,6 +188,46 @@ def with_trained_head(forward, backward, head_weights) -> keras.Model:
 
 
 # ---------------------------------------------------------------------------------------
+# 1b. The taggers of the needs-both task (notebook 07, section 1)
+# ---------------------------------------------------------------------------------------
+
+
+def _is_tagger(model) -> bool:
+    return any(layer.name == "probability" for layer in model.layers)
+
+
+def one_loss_tagger(length: int, units: int, hidden: int, cell: str = "simple_rnn"):
+    """(a) on sequences of `length + 2` bits: one bidirectional RNN (the hand-made wrapper,
+    concat, `return_sequences=True`), a nonlinear head (a ReLU layer of `hidden` units, then a
+    sigmoid) on `[h^f_t ; h^b_t]` at each of the `length` inner steps, one loss."""
+    x = keras.Input((length + 2, 1), name="bits")
+    rnn = CELLS[cell](units, return_sequences=True)
+    h = HandmadeBidirectional(rnn, merge_mode="concat", name="birnn")(x)
+    h = keras.layers.Cropping1D((1, 1), name="inner_steps")(h)  # steps 1..length
+    hidden_layer = keras.layers.Dense(hidden, activation="relu", name="hidden")(h)
+    p = keras.layers.Dense(1, activation="sigmoid", name="p")(hidden_layer)
+    return keras.Model(x, p, name="one_loss")
+
+
+def one_direction(backwards: bool, length: int, units: int, hidden: int,
+                  cell: str = "simple_rnn"):
+    """Half of the plan on the same bits: its own RNN (reading backwards if `backwards`, its
+    states put back in reading order) and its own head, the same as `one_loss_tagger`'s on its
+    half of the state, trained alone on its own loss. The head's logit feeds the layer
+    "probability"."""
+    x = keras.Input((length + 2, 1), name="bits")
+    rnn = CELLS[cell](units, return_sequences=True, go_backwards=backwards)
+    h = rnn(x)
+    if backwards:
+        h = ReverseTime(name="reading_order")(h)  # h^b_t back at position t
+    h = keras.layers.Cropping1D((1, 1), name="inner_steps")(h)
+    hidden_layer = keras.layers.Dense(hidden, activation="relu", name="hidden")(h)
+    z = keras.layers.Dense(1, name="logit")(hidden_layer)
+    p = keras.layers.Activation("sigmoid", name="probability")(z)
+    return keras.Model(x, p, name="backward" if backwards else "forward")
+
+
+# ---------------------------------------------------------------------------------------
 # 2. Training the three setups with the same budget
 # ---------------------------------------------------------------------------------------
 
@@ -183,36 +245,54 @@ def _scores(states, y, head_weights) -> tuple[float, float]:
     return _loss_and_accuracy(sigmoid((states @ w + b)[:, 0].astype("float64")), y)
 
 
-def _glued_row(model, member_rows, data, seed) -> dict:
+def _glued_row(model, member_rows, data, seed, scores=None) -> dict:
     """The results row of a glued model (never trained): scored once on the validation and the
-    test reviews; epochs, weights and seconds per epoch are its members' added up."""
-    scores = {}
-    for split in ("val", "test"):
-        p = model.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0)[:, 0]
-        scores[f"{split}_loss"], scores[f"{split}_accuracy"] = _loss_and_accuracy(
-            p, getattr(data, f"y_{split}"))
+    test reviews (unless `scores` are given); epochs, weights and seconds per epoch are its
+    members' added up."""
+    if scores is None:
+        scores = {}
+        for split in ("val", "test"):
+            p = model.predict(getattr(data, f"x_{split}"), batch_size=512, verbose=0)[:, 0]
+            scores[f"{split}_loss"], scores[f"{split}_accuracy"] = _loss_and_accuracy(
+                p, getattr(data, f"y_{split}"))
     return dict(seed=seed, epochs_run=sum(r["epochs_run"] for r in member_rows),
                 best_epoch=np.nan, **scores, params=sum(r["params"] for r in member_rows),
                 seconds_per_epoch=sum(r["seconds_per_epoch"] for r in member_rows), history=[])
+
+
+#: The networks `run_two_losses` trains per seed, in this order ("forward_2" and "one_loss_2"
+#: from seed `seed + SECOND_MEMBER`), and the glued models its `glue` must return.
+FIRST_MEMBERS = ("one_loss", "two_embeddings", "forward", "backward")
+SECOND_MEMBERS = ("forward_2", "one_loss_2")
+GLUED = {"combined": ("forward", "backward"), "two_forward": ("forward", "forward_2"),
+         "two_one_loss": ("one_loss", "one_loss_2")}
+_LABELS = {"one_loss": "(a)", "two_embeddings": "(a')", "forward": "forward",
+           "backward": "backward", "forward_2": "(d) second forward",
+           "one_loss_2": "(e) second one-loss"}
 
 
 def run_two_losses(
     data,
     seeds: Sequence[int],
     epochs: int,
+    members: dict,
+    glue,
     batch_size: int = 128,
-    units: int = 32,
-    embed_dim: int = 32,
-    vocab_size: int | None = None,
-    maxlen: int | None = None,
     learning_rate: float = 1e-3,
     patience: int | None = None,
     name: str | None = None,
     progress: bool = True,
-    cell: str = "simple_rnn",
 ) -> tuple[pd.DataFrame, dict]:
     """Train setups (a), (a'), (b) and (c) and the controls (d) and (e) once per seed; return
-    the results and the models.
+    the results and the models. The caller builds the models (notebook 07 shows them):
+
+    - `members`: a builder (no arguments, returns a fresh model) for each name of
+      `FIRST_MEMBERS` and `SECOND_MEMBERS`: (a) "one_loss", (a') "two_embeddings", the two
+      models of (b) "forward" and "backward", and the controls' second members "forward_2"
+      and "one_loss_2". Each is trained on its own, with one `fit` and its own loss.
+    - `glue(trained)`: from the trained members of one seed, the models glued at test time
+      (never trained), under the keys of `GLUED`: "combined" (b), "two_forward" (d) and
+      "two_one_loss" (e); `GLUED` names the members each one holds.
 
     Every training run goes through `utils.experiments.train_one`, so all of them share the
     data, Adam with `learning_rate`, `batch_size` and `set_seed(seed)` before the model is
@@ -222,42 +302,30 @@ def run_two_losses(
     stopping never cuts a run short; the weights of the epoch with the lowest validation
     loss are kept). Per seed:
 
-    1. (a) is trained, then (a') (`two_embeddings_one_loss`: the plan's architecture, one
-       loss).
-    2. The forward and the backward model of (b) are trained, each on its own loss and with
-       the same budget as (a). Both start from the same seed, so from the same initial
-       values; they differ because they read the reviews in opposite orders.
-    3. Their final states `[h_f; h_b]` are computed once for the training, validation and
-       test reviews (`joint_states`). The plan's test-time model (`combine_at_test_time`)
-       is scored on them.
-    4. (c): a new head (`new_head`) is trained on those states, with the same budget again.
+    1. The members of `FIRST_MEMBERS` are trained, from the same seed (so the two models of
+       (b) start from the same initial values; they differ because they read the reviews in
+       opposite orders).
+    2. (b)'s final states `[h_f; h_b]` are computed once for the training, validation and
+       test reviews (`joint_states`); the plan's test-time model is scored on them.
+    3. (c): a new head (`new_head`) is trained on those states, with the same budget again.
        Since (c)'s RNNs are frozen, their final states never change during its training, so
        training the head on states computed once is the same as training it inside the
        frozen model (`frozen_with_new_head`), only faster. `models[seed]["frozen"]` is the
        whole model of (c), with the trained head (`with_trained_head`).
-    5. The controls: a second forward model and a second one-loss model are trained, from
-       seed `seed + SECOND_MEMBER`. (d) glues (b)'s forward model and the second forward
-       model as the plan glues its two (logits summed); (e) averages the logits of (a) and
-       the second one-loss model. Each is scored once, as (b) is.
-
-    `cell` ("simple_rnn", the default, "gru" or "lstm") is the recurrent layer of every
-    model: it goes to `sentiment_model`, as do `units`, `embed_dim`, `vocab_size` and `maxlen`.
+    4. The second members are trained from seed `seed + SECOND_MEMBER`; (d) and (e) are
+       glued and scored once, as (b) is.
 
     Returns:
         results: one row per (variant, seed) with `utils.experiments.COLUMNS`; the variants
-            are `VARIANTS`. The row of (b) describes the combined model, which is never
-            trained itself: `epochs_run` counts both halves' epochs, `seconds_per_epoch` is
-            the sum of both halves' (one epoch of the plan), `best_epoch` is empty and
+            are `VARIANTS`. A glued model's row is never trained itself: `epochs_run`,
+            `params` and `seconds_per_epoch` add up its members', `best_epoch` is empty and
             `history` is `[]`. The row of (c) counts all its weights, frozen ones included,
             and its `seconds_per_epoch` are those of the head's training alone.
-        models: `models[seed]` is a dict with keys "one_loss", "two_embeddings", "forward",
-            "backward", "combined", "frozen", "two_forward" and "two_one_loss" (the glued
-            controls) and "forward_2" and "one_loss_2" (their second members).
+        models: `models[seed]` holds the trained members, the glued models and "frozen" (c).
     """
-    vocab_size = vocab_size or getattr(data, "vocab_size", None) or int(data.x_train.max()) + 1
-    maxlen = maxlen or data.x_train.shape[1]
-    sizes = dict(units=units, embed_dim=embed_dim, vocab_size=vocab_size, maxlen=maxlen,
-                 cell=cell)
+    missing = set(FIRST_MEMBERS + SECOND_MEMBERS) - set(members)
+    if missing:
+        raise ValueError(f"`members` has no builder for {sorted(missing)}")
     budget = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                   patience=epochs if patience is None else patience)
     rows, models = [], {}
@@ -270,15 +338,10 @@ def run_two_losses(
             return row, model
 
         for seed in seeds:
-            row_a, one_loss = train(lambda: sentiment_model("both", "concat", **sizes), data,
-                                    seed, "(a)")
-            row_two_emb, two_emb = train(lambda: two_embeddings_one_loss(**sizes), data, seed,
-                                         "(a')")
-            row_f, forward = train(lambda: sentiment_model("forward", **sizes), data, seed,
-                                   "forward")
-            row_b, backward = train(lambda: sentiment_model("backward", **sizes), data, seed,
-                                    "backward")
-            combined = combine_at_test_time(forward, backward)
+            row, m = {}, {}
+            for key in FIRST_MEMBERS:
+                row[key], m[key] = train(members[key], data, seed, _LABELS[key])
+            forward, backward = m["forward"], m["backward"]
             # One pass over all the reviews, then cut back into train, val and test.
             splits = [data.x_train, data.x_val, data.x_test]
             ends = np.cumsum([len(x) for x in splits])[:-1]
@@ -286,39 +349,32 @@ def run_two_losses(
                 joint_states(forward, backward, np.concatenate(splits)), ends)
             states = SimpleNamespace(x_train=train_s, x_val=val_s, x_test=test_s,
                                      y_train=data.y_train, y_val=data.y_val, y_test=data.y_test)
-            plan_head = combined.get_layer("head").get_weights()
-            val_loss, val_accuracy = _scores(states.x_val, data.y_val, plan_head)
-            test_loss, test_accuracy = _scores(states.x_test, data.y_test, plan_head)
-            row_two = dict(
-                seed=seed, epochs_run=row_f["epochs_run"] + row_b["epochs_run"],
-                best_epoch=np.nan, val_accuracy=val_accuracy, val_loss=val_loss,
-                test_accuracy=test_accuracy, test_loss=test_loss,
-                params=row_f["params"] + row_b["params"],
-                seconds_per_epoch=row_f["seconds_per_epoch"] + row_b["seconds_per_epoch"],
-                history=[],
-            )
-            row_c, head = train(lambda: new_head(2 * units), states, seed, "(c)")
-            frozen = with_trained_head(forward, backward, head.get_layer("head").get_weights())
-            row_c["params"] = int(frozen.count_params())
-            second = seed + SECOND_MEMBER
-            row_f2, forward_2 = train(
-                lambda: sentiment_model("forward", name="forward_2", **sizes), data, second,
-                "(d) second forward")
-            row_a2, one_loss_2 = train(
-                lambda: sentiment_model("both", "concat", name="one_loss_2", **sizes), data,
-                second, "(e) second one-loss")
-            two_forward = glued([forward, forward_2], name="two_forward_summed")
-            two_one_loss = glued([one_loss, one_loss_2], scale=0.5, name="two_one_loss_averaged")
-            row_d = _glued_row(two_forward, [row_f, row_f2], data, seed)
-            row_e = _glued_row(two_one_loss, [row_a, row_a2], data, seed)
-            for variant, row in ((ONE_LOSS, row_a), (TWO_EMBEDDINGS, row_two_emb),
-                                 (TWO_LOSSES, row_two), (FROZEN, row_c), (TWO_FORWARD, row_d),
-                                 (TWO_ONE_LOSS, row_e), (FORWARD, row_f), (BACKWARD, row_b)):
-                rows.append({"variant": variant, **row})
-            models[seed] = dict(one_loss=one_loss, two_embeddings=two_emb, forward=forward,
-                                backward=backward, combined=combined, frozen=frozen,
-                                two_forward=two_forward, two_one_loss=two_one_loss,
-                                forward_2=forward_2, one_loss_2=one_loss_2)
+            width = train_s.shape[1]
+            row_c, head = train(lambda w=width: new_head(w), states, seed, "(c)")
+            m["frozen"] = with_trained_head(forward, backward, head.get_layer("head").get_weights())
+            row_c["params"] = int(m["frozen"].count_params())
+            for key in SECOND_MEMBERS:
+                row[key], m[key] = train(members[key], data, seed + SECOND_MEMBER, _LABELS[key])
+            glued_models = glue(m)
+            missing = set(GLUED) - set(glued_models)
+            if missing:
+                raise ValueError(f"`glue` returned no model for {sorted(missing)}")
+            m.update({key: glued_models[key] for key in GLUED})
+            plan_head = m["combined"].get_layer("head").get_weights()
+            scores = {}
+            for split, s in (("val", val_s), ("test", test_s)):
+                scores[f"{split}_loss"], scores[f"{split}_accuracy"] = _scores(
+                    s, getattr(data, f"y_{split}"), plan_head)
+            row_two = _glued_row(None, [row["forward"], row["backward"]], data, seed, scores)
+            row_d = _glued_row(m["two_forward"], [row[k] for k in GLUED["two_forward"]], data, seed)
+            row_e = _glued_row(m["two_one_loss"], [row[k] for k in GLUED["two_one_loss"]], data,
+                               seed)
+            for variant, r in ((ONE_LOSS, row["one_loss"]), (TWO_EMBEDDINGS, row["two_embeddings"]),
+                               (TWO_LOSSES, row_two), (FROZEN, row_c), (TWO_FORWARD, row_d),
+                               (TWO_ONE_LOSS, row_e), (FORWARD, row["forward"]),
+                               (BACKWARD, row["backward"])):
+                rows.append({"variant": variant, **r})
+            models[seed] = m
     results = pd.DataFrame(rows, columns=COLUMNS)
     if name is not None:
         save_results(results, name)
@@ -326,32 +382,7 @@ def run_two_losses(
 
 
 # ---------------------------------------------------------------------------------------
-# 3. Why (a) is different: the error signal, and the gradient's dependence
-# ---------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def nudged(layers, scale: float = 0.1, seed: int = 0):
-    """Temporarily add Gaussian noise (std `scale`) to every weight of `layers`; restore after.
-
-        with nudged([bi.backward_layer]):
-            ...  # here only the backward weights are different
-    """
-    layers = list(layers) if isinstance(layers, list | tuple) else [layers]
-    rng = np.random.default_rng(seed)
-    saved = [layer.get_weights() for layer in layers]
-    for layer, weights in zip(layers, saved, strict=True):
-        layer.set_weights([w + scale * rng.standard_normal(w.shape).astype(w.dtype)
-                           for w in weights])
-    try:
-        yield
-    finally:
-        for layer, weights in zip(layers, saved, strict=True):
-            layer.set_weights(weights)
-
-
-# ---------------------------------------------------------------------------------------
-# 4. Calibration: are the probabilities trustworthy, not only on the right side of 0.5?
+# 3. Calibration: are the probabilities trustworthy, not only on the right side of 0.5?
 # ---------------------------------------------------------------------------------------
 
 
@@ -379,7 +410,7 @@ def calibration_table(models: dict, keys: dict, x, y, batch_size: int = 512) -> 
 
 
 # ---------------------------------------------------------------------------------------
-# 5. One loss couples the directions: the demonstration of notebook 01 (section 7)
+# 4. One loss couples the directions: the demonstration of notebook 01 (section 7)
 # ---------------------------------------------------------------------------------------
 
 

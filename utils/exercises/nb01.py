@@ -18,14 +18,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from utils.layers import HandmadeBidirectional
+from utils.layers import MERGE_MODES, HandmadeBidirectional
 from utils.models import CELLS
 from utils.two_losses import backward_weights_effect
 
 from . import expect
 
 SIZES = ((3, 2), (8, 5), (32, 32))  # (D, H) pairs tried by the checks
-MERGE_MODES = ("concat", "sum", "ave", "mul")
 
 
 def exercise_1(weights_per_direction) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from utils.maths import sigmoid
+
 from . import expect
 
 LINES = ("forward", "backward")
@@ -83,11 +85,11 @@ def _best_log_loss(states, labels, weights, steps: int = 25) -> float:
     x = np.hstack([states.astype("float64"), np.ones((len(states), 1))])
     theta, w = np.zeros(x.shape[1]), weights / weights.sum()
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-(x @ theta)))
+        p = sigmoid(x @ theta)
         gradient = x.T @ (w * (p - labels)) + 1e-6 * theta
         hessian = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(x.shape[1])
         theta -= np.linalg.solve(hessian, gradient)
-    return _log_loss(1 / (1 + np.exp(-(x @ theta))), labels, w)
+    return _log_loss(sigmoid(x @ theta), labels, w)
 
 
 def _log_loss(p, labels, weights) -> float:
@@ -110,7 +112,7 @@ def exercise_2(probe, curves, model, imdb, stand_in) -> None:
     _has(curves, [], READERS, "curves")
     h_test = _forward_states(model, imdb.x_test)
     w_f, _, b = probes.head_halves(model)
-    p_head = 1 / (1 + np.exp(-(h_test @ w_f + b + stand_in["backward"])))
+    p_head = sigmoid(h_test @ w_f + b + stand_in["backward"])
     p_probe = probe.predict(h_test.reshape(-1, units), batch_size=8192, verbose=0)
     p_probe = p_probe.reshape(p_head.shape)
     for reader, p in zip(READERS, (p_head, p_probe), strict=True):
