@@ -10,8 +10,8 @@ same data, with the same budget and the same seeds (notebook 07):
 - **(b) two losses**: the plan. Two fully separate models, `sentiment_model("forward")` and
   `sentiment_model("backward")`, each with its own embedding, RNN and head, each trained on
   its own loss. `combine_at_test_time` then concatenates their final states and uses the two
-  heads side by side: head weights `[w_f; w_b]` and bias `b_f + b_b`, so the combined logit
-  is the sum of the two models' logits, `z = z_f + z_b`.
+  heads side by side: head weights `[w_f; w_b]` and bias `c_f + c_b` (the heads' biases), so
+  the combined logit is the sum of the two models' logits, `z = z_f + z_b`.
 - **(c) frozen + new head**: the two RNNs of (b), frozen, and one new head trained on the
   concatenation of their final states (`new_head` trained on `joint_states`, which is the
   same as training `frozen_with_new_head`, only faster).
@@ -108,7 +108,7 @@ def combine_at_test_time(forward: keras.Model, backward: keras.Model) -> keras.M
 
     IMDB classifiers (`sentiment_model`, head named "head"): `[h_f; h_b]` into one head with
     the forward head's weights on top of the backward head's, `W_y = [w_f; w_b]`, and the
-    bias `b_f + b_b`, so that the logit is exactly `z_f + z_b` (adding the two log-odds;
+    bias `c_f + c_b`, so that the logit is exactly `z_f + z_b` (adding the two log-odds;
     averaging them instead would halve every logit, which changes the loss but not a single
     predicted class). Taggers of the needs-both task (`one_direction`): at every step, the
     two heads' logits (the inputs of their layers "probability") added up.
@@ -162,8 +162,8 @@ def two_embeddings_one_loss(**sizes) -> keras.Model:
     """The plan's test-time model, `combine_at_test_time`'s architecture, built fresh and
     meant to be trained as a whole with one loss: a forward and a backward
     `sentiment_model`, each with its own embedding and RNN, their final states side by side
-    into one `Dense(1, sigmoid)` head. `[h_f; h_b] [w_f; w_b] + b = (h_f w_f + b_f) +
-    (h_b w_b + b_b)` with `b = b_f + b_b`: the two heads' logits summed, as in the plan, but
+    into one `Dense(1, sigmoid)` head. `[h_f; h_b] [w_f; w_b] + c = (h_f w_f + c_f) +
+    (h_b w_b + c_b)` with `c = c_f + c_b`: the two heads' logits summed, as in the plan, but
     one loss trains everything. `sizes` go to `sentiment_model`."""
     head = keras.layers.Dense(1, activation="sigmoid", name="head")
     return _joined([sentiment_model("forward", **sizes), sentiment_model("backward", **sizes)],
