@@ -76,3 +76,19 @@ def test_the_explorer_callback_shows_the_picked_or_typed_review(model):
     assert explorer.reading is None and "No words to read" in explorer.verdict.value
     with pytest.raises(ValueError, match="No words"):
         explorer.figure()
+
+
+
+def test_the_widget_shows_a_note_where_widgets_do_not_render(model, monkeypatch):
+    import IPython.display
+
+    explorer = ReviewExplorer(model, VOCABULARY, {"only": "good film"}, maxlen=SMALL["maxlen"])
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
+    explorer.show_widget()  # ipywidgets 8: the widget's own bundle, a note as its plain text
+    ((bundle, options),) = shown
+    assert options == {"raw": True} and "live kernel" in bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    explorer.widget = old_style = object()  # as an ipywidgets 7 widget: no mime bundle to edit
+    explorer.show_widget()
+    assert shown[-1] == (old_style, {})

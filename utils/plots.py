@@ -460,6 +460,19 @@ class ReviewExplorer:
         plt.close(fig)  # shown in the widget only (the inline backend would show it again)
         return self.reading
 
+    def show_widget(self) -> None:
+        """Display the widget. Its plain-text form (what GitHub and papermill show) is a short
+        note instead of the widget's repr; ipywidgets 7 (older runtimes) has no mime bundle
+        to edit and displays itself."""
+        from IPython.display import display
+
+        bundle = getattr(self.widget, "_repr_mimebundle_", None)
+        if bundle is None:
+            display(self.widget)
+            return
+        display({**bundle(), "text/plain": "(the interactive explorer: it needs a live kernel)"},
+                raw=True)
+
     def figure(self, title: str = "") -> plt.Figure:
         """The current reading as a plain figure (`plot_direction_predictions`)."""
         r = self.reading
