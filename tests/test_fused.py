@@ -266,18 +266,26 @@ def test_sentiment_model_fused_starts_equal_and_trains_equal(pooling):
                                atol=TOLERANCE)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"cell": "gru"}, {"direction": "forward"}, {"direction": "backward"},
-    {"wrapper": "keras"},
-])
-def test_sentiment_model_fused_refuses_other_variants(kwargs):
-    with pytest.raises(ValueError, match="fused=True"):
-        sentiment_model(**{"direction": "both", **kwargs}, fused=True)
-
-
 def test_sentiment_model_passes_dropout_and_sequences_on():
     model = sentiment_model("both", fused=True, pooling="avg", dropout=0.4, units=4,
                             vocab_size=30, maxlen=8)
     layer = model.layers[1]
     assert layer.dropout == 0.4 and layer.return_sequences
     assert not sentiment_model("both", fused=True, units=4).layers[1].return_sequences
+
+
+def test_the_direction_copies_are_the_keras_layers_halves():
+    keras.utils.set_random_seed(6)
+    ref = keras.layers.Bidirectional(keras.layers.SimpleRNN(3, return_sequences=True))
+    fused = FusedBidirectionalSimpleRNN(3, return_sequences=True)
+    ref.build((None, None, 2)), fused.build((None, None, 2))
+    fused.set_weights(ref.get_weights())
+    x = np.random.default_rng(1).normal(size=(2, 5, 2)).astype("float32")
+    for ours, theirs in ((fused.forward_layer, ref.forward_layer),
+                         (fused.backward_layer, ref.backward_layer)):
+        assert type(ours) is keras.layers.SimpleRNN and ours.go_backwards == theirs.go_backwards
+        np.testing.assert_allclose(ours(x), theirs(x), atol=1e-6)
+    fused.set_weights([w * 2 for w in fused.get_weights()])  # a copy follows the weights
+    assert not np.allclose(fused.forward_layer(x), ref.forward_layer(x), atol=1e-3)
+    with pytest.raises(ValueError, match="not built"):
+        FusedBidirectionalSimpleRNN(3).forward_layer

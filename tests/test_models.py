@@ -106,3 +106,35 @@ def test_masked_average_equals_keras_on_real_reviews():
     ours = MaskedPooling1D("avg")(x, mask=mask)
     theirs = keras.layers.GlobalAveragePooling1D()(x, mask=mask)
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def outputs_and_gradients(model, ids, labels):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        p = model(ids)
+        loss = keras.ops.mean(keras.losses.binary_crossentropy(labels, p))
+    return [p, *map(tf.convert_to_tensor, tape.gradient(loss, model.trainable_weights))]
+
+
+@pytest.mark.parametrize("pooling", [None, "avg"])
+@pytest.mark.parametrize("direction, merge_mode", [("both", "concat"), ("both", "mul"),
+                                                   ("forward", None), ("backward", None)])
+def test_the_fused_engine_computes_what_the_layers_compute(direction, merge_mode, pooling):
+    keras.utils.set_random_seed(3)
+    ids = np.array([[5, 6, 7, 0, 0, 0], [4, 9, 3, 2, 11, 12], [8, 0, 0, 0, 0, 0]], "int32")
+    labels = np.array([[1.0], [0.0], [1.0]], "float32")
+    plain, fused = (sentiment_model(direction, merge_mode, pooling=pooling, fused=f, **SMALL)
+                    for f in (False, True))
+    assert type(fused.layers[1]).__name__.startswith("Fused")
+    fused.set_weights([w * 3 for w in plain.get_weights()])  # weights that make states differ
+    plain.set_weights(fused.get_weights())
+    for ours, theirs in zip(outputs_and_gradients(fused, ids, labels),
+                            outputs_and_gradients(plain, ids, labels), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(cell="gru"), dict(wrapper="keras")])
+def test_the_fused_engine_is_refused_where_it_does_not_exist(kwargs):
+    with pytest.raises(ValueError, match="fused=True needs cell='simple_rnn'"):
+        sentiment_model("both", fused=True, **kwargs, **SMALL)

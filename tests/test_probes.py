@@ -15,11 +15,13 @@ PRE = np.array([[0, 0, 0, 0, 5, 6, 7, 8], [4, 9, 3, 2, 11, 12, 13, 14]], "int32"
 
 
 @pytest.fixture(scope="module", params=[("handmade", "simple_rnn"), ("keras", "simple_rnn"),
-                                        ("handmade", "gru")], ids="-".join)
+                                        ("handmade", "gru"), ("fused", "simple_rnn")],
+                ids="-".join)
 def model(request):
     keras.utils.set_random_seed(0)
     wrapper, cell = request.param
-    model = sentiment_model("both", wrapper=wrapper, cell=cell, **SMALL)
+    engine = dict(fused=True) if wrapper == "fused" else dict(wrapper=wrapper)
+    model = sentiment_model("both", cell=cell, **engine, **SMALL)
     # Larger weights than the initializers give, so that states differ clearly.
     model.set_weights([w * 3 for w in model.get_weights()])
     return model

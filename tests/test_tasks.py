@@ -117,3 +117,18 @@ def test_load_tagging_on_the_fake_imdb(fake_data_dir):
     words = data.test_words[0]
     assert [data.vocabulary[i] for i in data.x_test[0]] == [
         w if w in data.vocabulary else "[UNK]" for w in words]
+
+
+@pytest.mark.parametrize("variant", ["forward only", "backward only", "concat", "ave"])
+def test_the_fused_tagger_computes_what_the_layers_compute(variant):
+    import keras
+
+    from utils.tasks import boundary_tagger
+
+    keras.utils.set_random_seed(4)
+    ids = np.array([[5, 6, 7, 0, 0], [4, 9, 3, 2, 11]], "int32")
+    plain, fused = (boundary_tagger(variant, 20, 4, 3, fused=f) for f in (False, True))
+    fused.set_weights([w * 3 for w in plain.get_weights()])
+    plain.set_weights(fused.get_weights())
+    real = ids > 0  # padded words carry no loss; their outputs may differ
+    np.testing.assert_allclose(fused(ids).numpy()[real], plain(ids).numpy()[real], atol=1e-5)

@@ -1,6 +1,7 @@
 """The three setups of notebook 07 and the gradient-coupling measurement, on tiny models."""
 
 import contextlib
+import functools
 import dataclasses
 import json
 from pathlib import Path
@@ -431,3 +432,17 @@ def test_the_taggers_glued_and_frozen_as_the_plan_says():
     frozen = frozen_with_new_head(forward, backward)()  # only the new head is trainable
     assert sum(int(np.prod(w.shape)) for w in frozen.trainable_weights) == (4 * 3 + 3) + (3 + 1)
     assert frozen.output_shape == two_losses.one_loss_tagger(**sizes).output_shape == (None, 4, 1)
+
+
+@pytest.mark.parametrize("build", ["one_loss", "forward", "backward"])
+def test_the_fused_taggers_compute_what_the_layers_compute(build):
+    sizes = dict(length=4, units=3, hidden=5)
+    make = {"one_loss": two_losses.one_loss_tagger,
+            "forward": functools.partial(two_losses.one_direction, False),
+            "backward": functools.partial(two_losses.one_direction, True)}[build]
+    keras.utils.set_random_seed(5)
+    plain, fused = make(**sizes), make(**sizes, fused=True)
+    fused.set_weights([w * 3 for w in plain.get_weights()])
+    plain.set_weights(fused.get_weights())
+    bits = np.random.default_rng(0).integers(0, 2, (6, 6, 1)).astype("float32")
+    np.testing.assert_allclose(fused(bits), plain(bits), atol=1e-5)

@@ -419,6 +419,29 @@ class FusedBidirectionalSimpleRNN(_FusedRNN):
     def _width(self):
         return 2 * self.units if self.merge_mode == "concat" else self.units
 
+    @property
+    def forward_layer(self):
+        """A `keras.layers.SimpleRNN` holding a copy of the forward direction's current
+        weights, as `Bidirectional.forward_layer` holds it: for reading what a direction
+        computes (the probes of notebook 05), not for training (a copy, not these variables)."""
+        return self._direction_copy(0)
+
+    @property
+    def backward_layer(self):
+        """As `forward_layer`, for the backward direction (`go_backwards=True`)."""
+        return self._direction_copy(1)
+
+    def _direction_copy(self, i):
+        if not self.built:
+            raise ValueError(f"{self.name} is not built yet: call it on an input first.")
+        rnn = keras.layers.SimpleRNN(self.units, go_backwards=i == 1, use_bias=self.use_bias,
+                                     return_sequences=self.return_sequences,
+                                     name=f"{self.name}_{self._PREFIXES[i]}copy")
+        kernel = self.direction_weights[i][0]
+        rnn.build((None, None, kernel.shape[0]))
+        rnn.set_weights([w.numpy() for w in self.direction_weights[i] if w is not None])
+        return rnn
+
     def get_config(self):
         return {**super().get_config(), "merge_mode": self.merge_mode}
 

@@ -364,8 +364,9 @@ class ReverseTime(keras.layers.Layer):
 
 
 def bidirectional_layer(model: keras.Model) -> keras.layers.Layer:
-    """The one bidirectional layer of `model`: a `HandmadeBidirectional` or a
-    `keras.layers.Bidirectional` (any layer with a `forward_layer` and a `backward_layer`)."""
+    """The one bidirectional layer of `model`: a `HandmadeBidirectional`, a
+    `keras.layers.Bidirectional` or a `utils.fused.FusedBidirectionalSimpleRNN` (any layer with
+    a `forward_layer` and a `backward_layer`)."""
     found = [layer for layer in model.layers
              if hasattr(layer, "forward_layer") and hasattr(layer, "backward_layer")]
     if len(found) != 1:

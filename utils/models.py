@@ -100,9 +100,10 @@ def sentiment_model(
             training, the recurrent layer's own `dropout` argument (one mask per review,
             the same at every step); 0 turns it off. Prediction never drops anything.
         name: the model's name (default: built from the arguments).
-        fused: use `utils.fused.FusedBidirectionalSimpleRNN`, the same computation as the
-            hand-made or Keras wrapper around `SimpleRNN` in one faster loop (notebook 08);
-            only for `direction="both"`, `cell="simple_rnn"` and `wrapper="handmade"`.
+        fused: train on notebook 08's fused engine, which computes the same function
+            faster: `utils.fused.FusedBidirectionalSimpleRNN` in place of the wrapper around
+            `SimpleRNN` (`direction="both"`, `wrapper="handmade"`), `utils.fused.FusedSimpleRNN`
+            in place of a one-direction `SimpleRNN`; only for `cell="simple_rnn"`.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}.")
@@ -119,23 +120,8 @@ def sentiment_model(
         )
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-    if fused and (direction != "both" or cell != "simple_rnn" or wrapper != "handmade"):
-        raise ValueError(
-            "fused=True needs direction='both', cell='simple_rnn' and wrapper='handmade' "
-            f"(got direction={direction!r}, cell={cell!r}, wrapper={wrapper!r}); use "
-            "fused=False for the others."
-        )
-    if fused:
-        from .fused import FusedBidirectionalSimpleRNN
-
-        rnn = FusedBidirectionalSimpleRNN(units, merge_mode=merge_mode, dropout=dropout,
-                                          return_sequences=pooling is not None)
-    else:
-        rnn = CELLS[cell](units, return_sequences=pooling is not None, dropout=dropout,
-                          go_backwards=direction == "backward")
-    if direction == "both" and not fused:
-        wrap = HandmadeBidirectional if wrapper == "handmade" else keras.layers.Bidirectional
-        rnn = wrap(rnn, merge_mode=merge_mode)
+    rnn = recurrent_part(direction, units, merge_mode=merge_mode, cell=cell, wrapper=wrapper,
+                         return_sequences=pooling is not None, dropout=dropout, fused=fused)
     layers = [
         keras.Input((maxlen,), dtype="int32", name="token_ids"),
         keras.layers.Embedding(vocab_size, embed_dim, mask_zero=mask, name="embedding"),
@@ -149,6 +135,41 @@ def sentiment_model(
     if name is None:
         name = f"{direction}_{merge_mode}" if direction == "both" else direction
     return keras.Sequential(layers, name=name)
+
+
+def recurrent_part(direction: str, units: int, merge_mode: str | None = "concat",
+                   cell: str = "simple_rnn", wrapper: str = "handmade",
+                   return_sequences: bool = False, dropout: float = 0.0, fused: bool = False,
+                   name: str | None = None) -> keras.layers.Layer:
+    """The recurrent layer of a model reading in `direction` (`"both"`, `"forward"`,
+    `"backward"`; arguments as in `sentiment_model`). A backward layer's sequence output
+    comes last step first, as Keras's `go_backwards` gives it.
+
+    With `fused=True` (SimpleRNN only) it is notebook 08's engine, proven equal to the layer it
+    replaces in outputs and gradients: `utils.fused.FusedBidirectionalSimpleRNN` for the
+    hand-made wrapper around two SimpleRNNs, `utils.fused.FusedSimpleRNN` for one SimpleRNN.
+    """
+    if fused and (cell != "simple_rnn" or (direction == "both" and wrapper != "handmade")):
+        raise ValueError(
+            "fused=True needs cell='simple_rnn' (and wrapper='handmade' for direction='both'), "
+            f"got cell={cell!r}, wrapper={wrapper!r}; use fused=False for the others."
+        )
+    named = {} if name is None else {"name": name}
+    if fused:
+        from .fused import FusedBidirectionalSimpleRNN, FusedSimpleRNN
+
+        if direction == "both":
+            return FusedBidirectionalSimpleRNN(units, merge_mode=merge_mode, dropout=dropout,
+                                               return_sequences=return_sequences, **named)
+        return FusedSimpleRNN(units, go_backwards=direction == "backward", dropout=dropout,
+                              return_sequences=return_sequences, **named)
+    one_way = {} if direction == "both" else named  # a wrapper takes the name, not its RNN
+    rnn = CELLS[cell](units, return_sequences=return_sequences, dropout=dropout,
+                      go_backwards=direction == "backward", **one_way)
+    if direction != "both":
+        return rnn
+    wrap = HandmadeBidirectional if wrapper == "handmade" else keras.layers.Bidirectional
+    return wrap(rnn, merge_mode=merge_mode, **named)
 
 
 _FINAL_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

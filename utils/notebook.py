@@ -201,13 +201,13 @@ def _check_one(name, value):
     elif name == "validation_split" or name.endswith("fraction"):
         if not (_is_real(value) and 0 <= value < 1):
             _refuse(name, value, "a number in [0, 1)", f"pass e.g. -p {name} 0.2, {edit}")
-    elif name == "quick":
+    elif name in ("quick", "fused"):
         if not isinstance(value, (bool, np.bool_)):
-            _refuse(name, value, "True or False", f"pass -p quick True, {edit}")
+            _refuse(name, value, "True or False", f"pass -p {name} True, {edit}")
     else:
         known = sorted({"seeds", "seed", "patience", "subset", "cell", "merge", "merge_mode",
                         "merge_modes", "learning_rate", "validation_split", "quick",
-                        "<name>_fraction", *_POSITIVE})
+                        "fused", "<name>_fraction", *_POSITIVE})
         raise TypeError(f"check_parameters does not know {name!r}; it checks {known}.")
 
 
@@ -222,7 +222,7 @@ def check_parameters(**values) -> None:
     `cell` one of `CELLS`; `merge_mode` one of `MERGE_MODES` (`merge_modes` a non-empty list
     of them); `merge` one of `utils.reference.BPTT_MERGES`; `learning_rate` > 0;
     `validation_split` and any `*_fraction` in [0, 1);
-    `quick` a bool. The first wrong value raises a ValueError naming the parameter, the
+    `quick` and `fused` bools. The first wrong value raises a ValueError naming the parameter, the
     value received and the fix; an unknown name raises a TypeError.
     """
     for name, value in values.items():

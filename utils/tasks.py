@@ -239,28 +239,26 @@ def load_tagging(n_train=4000, n_val=1000, n_test=2000, maxlen=120, vocab_size=1
 
 
 def boundary_tagger(variant: str, vocab_size: int, embed_dim: int, units: int,
-                    cell: str = "simple_rnn"):
+                    cell: str = "simple_rnn", fused: bool = False):
     """A word-level tagger: embedding, the recurrent part `variant` names, a sigmoid per word.
 
     `variant` is "forward only", "backward only" (its outputs flipped back into reading order
     by `ReverseTime`, so output t belongs to word t) or a merge mode of the hand-made wrapper
-    ("concat", "sum", "ave", "mul"); `cell` names the recurrent layer (`utils.models.CELLS`).
+    ("concat", "sum", "ave", "mul"); `cell` names the recurrent layer (`utils.models.CELLS`);
+    `fused=True` (SimpleRNN only) trains on notebook 08's engine, which computes the same.
     """
     import keras
 
-    from .layers import HandmadeBidirectional, ReverseTime
-    from .models import CELLS
+    from .layers import ReverseTime
+    from .models import recurrent_part
 
     inputs = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(inputs)
-    rnn = CELLS[cell](units, return_sequences=True)
-    if variant == "forward only":
-        x = rnn(x)
-    elif variant == "backward only":
-        backward = CELLS[cell](units, return_sequences=True, go_backwards=True)
-        x = ReverseTime()(backward(x))  # outputs back into reading order
-    else:
-        x = HandmadeBidirectional(rnn, merge_mode=variant)(x)
+    direction = {"forward only": "forward", "backward only": "backward"}.get(variant, "both")
+    x = recurrent_part(direction, units, merge_mode=variant if direction == "both" else None,
+                       cell=cell, return_sequences=True, fused=fused)(x)
+    if direction == "backward":
+        x = ReverseTime()(x)  # outputs back into reading order
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
 
 

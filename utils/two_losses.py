@@ -50,9 +50,9 @@ from keras import ops
 from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outputs
 
 from .experiments import COLUMNS, TqdmEpochs, save_results, train_and_keep
-from .layers import HandmadeBidirectional, ReverseTime, direction_weights
+from .layers import ReverseTime, direction_weights
 from .maths import expected_calibration_error, relative_change, sigmoid
-from .models import CELLS, final_states, sentiment_model
+from .models import final_states, recurrent_part, sentiment_model
 from .notebook import quiet_retracing
 from .probes import joint_states, sub_model
 from .reference import loss as binary_cross_entropy
@@ -196,13 +196,15 @@ def _is_tagger(model) -> bool:
     return any(layer.name == "probability" for layer in model.layers)
 
 
-def one_loss_tagger(length: int, units: int, hidden: int, cell: str = "simple_rnn"):
+def one_loss_tagger(length: int, units: int, hidden: int, cell: str = "simple_rnn",
+                    fused: bool = False):
     """(a) on sequences of `length + 2` bits: one bidirectional RNN (the hand-made wrapper,
-    concat, `return_sequences=True`), a nonlinear head (a ReLU layer of `hidden` units, then a
-    sigmoid) on `[h^f_t ; h^b_t]` at each of the `length` inner steps, one loss."""
+    concat, `return_sequences=True`; with `fused=True` notebook 08's engine, which computes the
+    same), a nonlinear head (a ReLU layer of `hidden` units, then a sigmoid) on
+    `[h^f_t ; h^b_t]` at each of the `length` inner steps, one loss."""
     x = keras.Input((length + 2, 1), name="bits")
-    rnn = CELLS[cell](units, return_sequences=True)
-    h = HandmadeBidirectional(rnn, merge_mode="concat", name="birnn")(x)
+    h = recurrent_part("both", units, cell=cell, return_sequences=True, fused=fused,
+                       name="birnn")(x)
     h = keras.layers.Cropping1D((1, 1), name="inner_steps")(h)  # steps 1..length
     hidden_layer = keras.layers.Dense(hidden, activation="relu", name="hidden")(h)
     p = keras.layers.Dense(1, activation="sigmoid", name="p")(hidden_layer)
@@ -210,14 +212,14 @@ def one_loss_tagger(length: int, units: int, hidden: int, cell: str = "simple_rn
 
 
 def one_direction(backwards: bool, length: int, units: int, hidden: int,
-                  cell: str = "simple_rnn"):
+                  cell: str = "simple_rnn", fused: bool = False):
     """Half of the plan on the same bits: its own RNN (reading backwards if `backwards`, its
     states put back in reading order) and its own head, the same as `one_loss_tagger`'s on its
     half of the state, trained alone on its own loss. The head's logit feeds the layer
     "probability"."""
     x = keras.Input((length + 2, 1), name="bits")
-    rnn = CELLS[cell](units, return_sequences=True, go_backwards=backwards)
-    h = rnn(x)
+    h = recurrent_part("backward" if backwards else "forward", units, cell=cell,
+                       return_sequences=True, fused=fused)(x)
     if backwards:
         h = ReverseTime(name="reading_order")(h)  # h^b_t back at position t
     h = keras.layers.Cropping1D((1, 1), name="inner_steps")(h)
