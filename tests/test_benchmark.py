@@ -311,3 +311,26 @@ def test_training_step_op_counts_are_equal_for_the_two_wrappers():
 def test_matmul_rate_is_a_positive_rate():
     rate = matmul_rate(size=64, repeats=3)
     assert np.isfinite(rate) and rate > 1e6  # any CPU multiplies 64 x 64 matrices in < 0.5 s
+
+
+def test_step_parts_split_a_training_step_of_each_engine():
+    from utils.benchmark import STEP_PARTS, step_parts, step_seconds
+    from utils.models import sentiment_model
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 30, (8, 12)).astype("int32")
+    x[:4, 7:] = 0  # padding, masked
+    y = rng.integers(0, 2, (8, 1)).astype("float32")
+    for spec, has_loops in ((dict(fused=True), True), (dict(wrapper="keras"), False)):
+        model = sentiment_model("both", units=4, embed_dim=4, vocab_size=30, maxlen=12, **spec)
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        before = [w.copy() for w in model.get_weights()]
+        parts = step_parts(model, x, y, repeats=2)
+        assert list(parts.index) == [*STEP_PARTS, "sum", "step"]
+        loops = parts[["loops, forward", "loops, backward"]]
+        assert (np.isfinite(loops).all() and loops["loops, forward"] > 0) if has_loops \
+            else loops.isna().all()
+        assert parts["step"] > 0 and parts["optimizer"] > 0
+        after = model.get_weights()
+        assert any(np.abs(a - b).max() > 0 for a, b in zip(after, before, strict=True))
+        assert 0 < step_seconds(model, x, y, repeats=2) < 60

@@ -288,4 +288,4 @@ def test_the_direction_copies_are_the_keras_layers_halves():
     fused.set_weights([w * 2 for w in fused.get_weights()])  # a copy follows the weights
     assert not np.allclose(fused.forward_layer(x), ref.forward_layer(x), atol=1e-3)
     with pytest.raises(ValueError, match="not built"):
-        FusedBidirectionalSimpleRNN(3).forward_layer
+        _ = FusedBidirectionalSimpleRNN(3).forward_layer

@@ -1,8 +1,8 @@
 """The three setups of notebook 07 and the gradient-coupling measurement, on tiny models."""
 
 import contextlib
-import functools
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from types import SimpleNamespace

@@ -389,3 +389,118 @@ def matmul_rate(size: int = 2048, repeats: int = 10) -> float:
         product(a, b).numpy()
         seconds.append(time.perf_counter() - start)
     return 2 * size**3 / float(np.median(seconds))
+
+
+def _median_seconds(functions: dict, repeats: int) -> dict:
+    """Median wall-clock seconds of each zero-argument function, called in turn `repeats` times
+    after one untimed call each (which traces it); each call waits for its results."""
+    for function in functions.values():
+        _wait(function())
+    seconds = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            _wait(function())
+            seconds[name].append(time.perf_counter() - start)
+    return {name: float(np.median(s)) for name, s in seconds.items()}
+
+
+def _wait(result):
+    for tensor in tf.nest.flatten(result):
+        if hasattr(tensor, "numpy"):
+            tensor.numpy()
+
+
+def _training_functions(model, x, y) -> dict:
+    """One training step of the compiled `model` on the batch (x, y), and its pieces, as
+    zero-argument `tf.function`s (see `step_parts`)."""
+    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y, tf.float32)
+    loss_fn, variables = keras.losses.BinaryCrossentropy(), model.trainable_variables
+
+    def loss():
+        return loss_fn(y, model(x, training=True))
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            value = loss()
+        return tape.gradient(value, variables)
+
+    fixed = gradients()  # (eager: builds the model) the optimizer's input when timed alone
+    if not model.optimizer.built:
+        model.optimizer.build(variables)
+    embedding, rnn = model.layers[0], model.layers[1]
+    embedded, mask = embedding(x), embedding.compute_mask(x)
+    return {"forward": tf.function(loss),
+            "recurrent forward": tf.function(lambda: rnn(embedded, mask=mask, training=True)),
+            "forward and backward": tf.function(gradients),
+            "optimizer": tf.function(lambda: model.optimizer.apply(fixed, variables)),
+            "step": tf.function(lambda: model.optimizer.apply(gradients(), variables))}
+
+
+def step_seconds(model, x, y, repeats: int = 20) -> float:
+    """Median seconds of one training step (forward pass, backward pass and the optimizer's
+    update, in one `tf.function`) of the compiled `model` on the batch `(x, y)`."""
+    return _median_seconds({"step": _training_functions(model, x, y)["step"]}, repeats)["step"]
+
+
+#: The parts of a training step that `step_parts` reports, in the order of the step.
+STEP_PARTS = ("embedding, head and loss", "input projection and moves", "loops, forward",
+              "loops, backward", "rest of the backward pass", "optimizer")
+
+
+def step_parts(model, x, y, repeats: int = 20) -> pd.Series:
+    """Seconds of one training step of `model` on the batch `(x, y)`, split into its parts.
+
+    `model` is compiled (its optimizer is used) and made of an embedding, a recurrent layer,
+    then the rest (pooling, head). Each piece runs alone as its own `tf.function`, timed in turn
+    with the others (medians of `repeats`): the model's forward pass and its recurrent layer's
+    alone, the forward and backward pass (one `tf.GradientTape`), the optimizer's update, and,
+    for a fused layer, its loops alone (forward, then forward and hand-written backward) on
+    inputs of the same shape. The parts (`STEP_PARTS`) are differences of those medians:
+
+    - embedding, head and loss: the model's forward pass minus its recurrent layer's;
+    - input projection and moves: the recurrent layer's forward pass minus its loops (for a
+      Keras layer, its whole forward pass: its loop cannot be timed alone);
+    - loops, forward and loops, backward: NaN for a Keras layer;
+    - rest of the backward pass: the backward pass minus the loops' backward;
+    - optimizer: one update of every weight.
+
+    Then `sum` (of the parts) and `step` (forward, backward and update in one function, as
+    `step_seconds`): they differ by what one function saves or adds over separate ones. Noise
+    can make a small part slightly negative.
+    """
+    from .fused import _block_diagonal, _FusedRNN, _parallel_recurrence
+
+    functions = _training_functions(model, x, y)
+    rnn = model.layers[1]
+    if isinstance(rnn, _FusedRNN):
+        recurrents = [tf.convert_to_tensor(weights[1]) for weights in rnn.direction_weights]
+        u = recurrents[0] if len(recurrents) == 1 else _block_diagonal(*recurrents)
+        batch, steps = np.shape(x)[:2]
+        z = tf.random.normal((steps, batch, u.shape[0]), seed=0)
+        m = tf.ones((steps, batch, 1))
+
+        def states():
+            return _parallel_recurrence(z, m, u, rnn.parallel_loops, rnn.steps_per_iteration)
+
+        def loop_gradients():
+            with tf.GradientTape() as tape:
+                tape.watch([z, u])
+                total = tf.reduce_sum(states())
+            return tape.gradient(total, [z, u])
+
+        functions |= {"loops forward": tf.function(states),
+                      "loops forward and backward": tf.function(loop_gradients)}
+    t = _median_seconds(functions, repeats)
+    loops_forward = t.get("loops forward", np.nan)
+    loops_backward = t.get("loops forward and backward", np.nan) - loops_forward
+    parts = pd.Series({
+        "embedding, head and loss": t["forward"] - t["recurrent forward"],
+        "input projection and moves": t["recurrent forward"] - np.nan_to_num(loops_forward),
+        "loops, forward": loops_forward,
+        "loops, backward": loops_backward,
+        "rest of the backward pass": (t["forward and backward"] - t["forward"]
+                                      - np.nan_to_num(loops_backward)),
+        "optimizer": t["optimizer"],
+    })
+    return pd.concat([parts, pd.Series({"sum": parts.sum(), "step": t["step"]})])

@@ -24,6 +24,8 @@ time goes to the per-step overhead of the loop. Four changes (notebook 08 times 
    moved back to their steps' places afterwards. The moves are gathers of rows whose
    gradient is written by hand (`move_rows`): no row is read twice, so the gradient is the
    reverse move, where TensorFlow's own gradient of a gather must add rows into zeros.
+   Without a mask nothing moves: the projections are only put time first, the backward
+   direction's reversed.
 4. *A hand-written backward pass* (`tf.custom_gradient`): backpropagation through time as in
    notebook 02, one loop running backwards with one matrix product per step (tanh' for all
    steps is computed before it); the gradient of the recurrent matrices is then one matrix
@@ -317,12 +319,11 @@ class _FusedRNN(keras.layers.Layer):
     def _states(self, x, mask, training):
         """The loop's states, (T, B, directions x units), packed (see `_packing`: each row's
         real steps at the end, in each direction's reading order), and the moves (`index`,
-        `inverse`) of each direction."""
+        `inverse`) of each direction; without a mask, no moves (None): the states are in each
+        direction's reading order, time first."""
         kernels, recurrents, biases = zip(*self.direction_weights, strict=True)
         directions, features = len(kernels), x.shape[-1]
         batch, steps = tf.shape(x)[0], tf.shape(x)[1]
-        if mask is None:
-            mask = tf.ones((batch, steps), tf.bool)
         if training and self.dropout > 0:  # one mask per direction, sequence and feature
             keep = keras.random.dropout(tf.ones((directions, batch, 1, features), x.dtype),
                                         self.dropout, seed=self.seed_generator)
@@ -333,9 +334,15 @@ class _FusedRNN(keras.layers.Layer):
         if self.use_bias:
             projected = tf.nn.bias_add(projected, _concat(biases, 0))
         # tf.split, not slicing: here the slices' gradient took a fifth of the layer's time
-        moves, packed = _packing(mask, self._backwards)
-        z = _concat([move_rows(p, index, inverse) for p, (index, inverse) in
-                     zip(_split(projected, directions), moves, strict=True)], -1)  # (T, B, ...)
+        if mask is None:  # every step is real: nothing to pack, time first, backwards reversed
+            z = tf.transpose(tf.reshape(projected, (batch, steps, -1)), [1, 0, 2])
+            z = _concat([tf.reverse(p, [0]) if backwards else p for p, backwards in
+                         zip(_split(z, directions), self._backwards, strict=True)], -1)
+            moves, packed = None, tf.ones((steps, batch, 1), tf.bool)
+        else:
+            moves, packed = _packing(mask, self._backwards)
+            z = _concat([move_rows(p, index, inverse) for p, (index, inverse) in
+                         zip(_split(projected, directions), moves, strict=True)], -1)  # (T, B, .)
         # a tensor, not the variable itself: tf.custom_gradient refuses a function that reads one
         u = tf.convert_to_tensor(recurrents[0]) if directions == 1 else _block_diagonal(*recurrents)
         return _parallel_recurrence(z, tf.cast(packed, x.dtype), u, self.parallel_loops,
@@ -405,11 +412,17 @@ class FusedBidirectionalSimpleRNN(_FusedRNN):
 
     def call(self, inputs, mask=None, training=False):
         x = tf.convert_to_tensor(inputs)
-        states, ((index_f, inverse_f), (index_b, inverse_b)) = self._states(x, mask, training)
+        states, moves = self._states(x, mask, training)
         if not self.return_sequences:
             forward, backward = tf.split(states[-1], 2, axis=-1)
             return merge_directions(forward, backward, self.merge_mode)
+        if moves is None:  # no mask: batch first again, the backward states in reading order
+            s_f, s_b = tf.split(states, 2, axis=-1)
+            forward = tf.transpose(s_f, [1, 0, 2])
+            backward = tf.transpose(tf.reverse(s_b, [0]), [1, 0, 2])
+            return merge_directions(forward, backward, self.merge_mode)
         # back to the steps' own places, zeros at padding: the same moves, reversed
+        (index_f, inverse_f), (index_b, inverse_b) = moves
         s_f, s_b = (tf.reshape(s, (-1, self.units)) for s in tf.split(states, 2, axis=-1))
         shape = (tf.shape(x)[0], tf.shape(x)[1], self.units)
         forward = tf.reshape(move_rows(s_f, inverse_f, index_f), shape)
