@@ -9,10 +9,12 @@ Data and models
   XOR task (07).
 - `utils.layers`: `HandmadeBidirectional`, the wrapper the collection studies, the merges and
   `ReverseTime` (01, 03-08).
-- `utils.fused`: `FusedBidirectionalSimpleRNN`, the fast engine whose equality with
-  `Bidirectional(SimpleRNN)` notebook 08 asserts (08; 04 through `sentiment_model`).
-- `utils.models`: `sentiment_model(...)`, the classifiers every IMDB notebook trains, and the
-  cell names (`CELLS`) (01, 03-08).
+- `utils.fused`: `FusedBidirectionalSimpleRNN` and `FusedSimpleRNN`, the fast engine whose
+  equality with `Bidirectional(SimpleRNN)` and `SimpleRNN` notebooks 08 and 04 assert (08;
+  04-07 through `utils.models.recurrent_part`).
+- `utils.models`: `sentiment_model(...)`, the classifiers every IMDB notebook trains,
+  `recurrent_part(...)`, the recurrent layer of every model, and the cell names (`CELLS`)
+  (01, 03-08).
 
 Maths and experiments
 - `utils.maths`: sigmoid, relative error and change, word-level scores, calibration error
