@@ -327,8 +327,8 @@ def test_step_parts_split_a_training_step_of_each_engine():
         before = [w.copy() for w in model.get_weights()]
         parts = step_parts(model, x, y, repeats=2)
         assert list(parts.index) == [*STEP_PARTS, "sum", "step"]
-        loops = parts[["loops, forward", "loops, backward"]]
-        assert (np.isfinite(loops).all() and loops["loops, forward"] > 0) if has_loops \
+        loops = parts[["loops, forward pass", "loops, backward pass"]]
+        assert (np.isfinite(loops).all() and loops["loops, forward pass"] > 0) if has_loops \
             else loops.isna().all()
         assert parts["step"] > 0 and parts["optimizer"] > 0
         after = model.get_weights()

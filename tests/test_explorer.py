@@ -72,8 +72,14 @@ def test_the_explorer_callback_shows_the_picked_or_typed_review(model):
     fig = explorer.figure()
     assert len(fig.axes) == 2
     plt.close(fig)
+    shown_png = bytes(explorer.picture.value)
+    assert shown_png.startswith(b"\x89PNG")  # the figure, drawn into the image widget
+    explorer.text.value = "good film"
+    assert bytes(explorer.picture.value).startswith(b"\x89PNG")
+    assert bytes(explorer.picture.value) != shown_png
     explorer.text.value = "   "  # empty: a clear message, no reading, no figure
     assert explorer.reading is None and "No words to read" in explorer.verdict.value
+    assert bytes(explorer.picture.value) == b""
     with pytest.raises(ValueError, match="No words"):
         explorer.figure()
 

@@ -444,8 +444,8 @@ def step_seconds(model, x, y, repeats: int = 20) -> float:
 
 
 #: The parts of a training step that `step_parts` reports, in the order of the step.
-STEP_PARTS = ("embedding, head and loss", "input projection and moves", "loops, forward",
-              "loops, backward", "rest of the backward pass", "optimizer")
+STEP_PARTS = ("embedding, head and loss", "input projection and moves", "loops, forward pass",
+              "loops, backward pass", "rest of the backward pass", "optimizer")
 
 
 def step_parts(model, x, y, repeats: int = 20) -> pd.Series:
@@ -461,7 +461,8 @@ def step_parts(model, x, y, repeats: int = 20) -> pd.Series:
     - embedding, head and loss: the model's forward pass minus its recurrent layer's;
     - input projection and moves: the recurrent layer's forward pass minus its loops (for a
       Keras layer, its whole forward pass: its loop cannot be timed alone);
-    - loops, forward and loops, backward: NaN for a Keras layer;
+    - loops, forward pass and loops, backward pass: NaN for a Keras layer (its loop is inside
+      the other parts);
     - rest of the backward pass: the backward pass minus the loops' backward;
     - optimizer: one update of every weight.
 
@@ -497,8 +498,8 @@ def step_parts(model, x, y, repeats: int = 20) -> pd.Series:
     parts = pd.Series({
         "embedding, head and loss": t["forward"] - t["recurrent forward"],
         "input projection and moves": t["recurrent forward"] - np.nan_to_num(loops_forward),
-        "loops, forward": loops_forward,
-        "loops, backward": loops_backward,
+        "loops, forward pass": loops_forward,
+        "loops, backward pass": loops_backward,
         "rest of the backward pass": (t["forward and backward"] - t["forward"]
                                       - np.nan_to_num(loops_backward)),
         "optimizer": t["optimizer"],

@@ -66,8 +66,9 @@ class MeasuredOutcomes:
             keep = ~((old.notebook == self.notebook) & (old.settings == self.settings))
             old[keep].to_csv(self.file, index=False)
 
-    def expect(self, claim: str, observed, expected: str, met: bool) -> bool:
-        """Record one measured outcome; print it; raise only in strict mode when unmet."""
+    def expect(self, claim: str, observed, expected: str, met: bool) -> None:
+        """Record one measured outcome; print it; raise only in strict mode when unmet. (It
+        returns nothing, so a notebook cell ending with it shows no bare `True`.)"""
         met = bool(met)
         row = {"notebook": self.notebook, "claim": claim, "settings": self.settings,
                "expected": expected, "observed": _format(observed), "met": met}
@@ -82,7 +83,6 @@ class MeasuredOutcomes:
         if not met and strict() and self.settings == "default":
             raise ExpectationNotMet(f"{self.notebook}: {claim}: expected {expected}, observed "
                                     f"{row['observed']} (strict mode: BIRNN_STRICT=1)")
-        return met
 
 
 def summary(file=None, settings: str = "default", notebooks=None) -> tuple[int, int, list[str]]:

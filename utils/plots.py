@@ -412,9 +412,11 @@ class ReviewExplorer:
     verdict line and the figure of `plot_direction_predictions`. The callback is `show(text)`:
     it reads `text` with `probes.read_review` (the model's `vocabulary`, so a word it does not
     know becomes `[UNK]`), keeps the result in `reading` (None for a text without words),
-    writes `verdict` and redraws the figure in `output`. The first example is shown at once.
-    Where widgets do not render (GitHub, papermill), `figure()` draws the same as a plain
-    figure.
+    writes `verdict` and puts the figure, as a PNG, in the `picture` widget (an image, not an
+    `Output` widget: a notebook runner such as papermill answers an `Output` widget's updates
+    while the cell runs, and nbclient can then hang; jupyter/nbclient#312). The first example
+    is shown at once. Where widgets do not render (GitHub, papermill), `figure()` draws the
+    same as a plain figure.
     """
 
     def __init__(self, model, vocabulary, examples: dict, stand_in: dict | None = None,
@@ -427,8 +429,8 @@ class ReviewExplorer:
                                  layout=w.Layout(width="95%"))
         self.text = w.Textarea(placeholder="type a review; it is read when you click outside",
                                continuous_update=False, layout=w.Layout(width="95%", height="7em"))
-        self.verdict, self.output = w.HTML(), w.Output()
-        self.widget = w.VBox([self.choice, self.text, self.verdict, self.output])
+        self.verdict, self.picture = w.HTML(), w.Image(format="png")
+        self.widget = w.VBox([self.choice, self.text, self.verdict, self.picture])
         self.choice.observe(lambda change: self.pick(change["new"]), names="value")
         self.text.observe(lambda change: self.show(change["new"]), names="value")
         self.pick(self.choice.value)
@@ -442,7 +444,7 @@ class ReviewExplorer:
 
     def show(self, text: str) -> probes.ReviewReading | None:
         """The callback: read `text`, then update the verdict line and the figure."""
-        from IPython.display import display
+        import io
 
         try:
             self.reading = probes.read_review(self.model, text, self.vocabulary,
@@ -450,14 +452,13 @@ class ReviewExplorer:
         except ValueError as error:
             self.reading = None
             self.verdict.value = f"<b>{error}</b>"
-            self.output.clear_output()
+            self.picture.value = b""
             return None
         self.verdict.value = f"<b>{self.reading.verdict}</b>"
-        fig = self.figure()
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
+        fig, png = self.figure(), io.BytesIO()
+        fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)  # shown in the widget only (the inline backend would show it again)
+        self.picture.value = png.getvalue()
         return self.reading
 
     def show_widget(self) -> None:
