@@ -37,12 +37,15 @@ $(STAMP): requirements.txt pyproject.toml
 data: setup
 	$(PY) -c "from utils.data import ensure_imdb; print('IMDB reviews in', ensure_imdb())"
 
+# Two notebooks at a time (one kernel keeps about one core busy); those that measure speed
+# run alone (ALONE in utils/run_notebooks.py). RUN_WORKERS=1 runs one at a time.
+RUN_WORKERS ?= 2
 run: setup data
-	$(PY) -m utils.run_notebooks; status=$$?; \
+	$(PY) -m utils.run_notebooks --workers $(RUN_WORKERS); status=$$?; \
 	$(PY) -m utils.report && $(PY) -m utils.teaching && exit $$status
 
 run-strict: setup data
-	BIRNN_STRICT=1 $(PY) -m utils.run_notebooks; status=$$?; \
+	BIRNN_STRICT=1 $(PY) -m utils.run_notebooks --workers $(RUN_WORKERS); status=$$?; \
 	$(PY) -m utils.report && $(PY) -m utils.teaching && exit $$status
 
 report: setup
@@ -80,10 +83,10 @@ lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 lab-run: setup data
-	$(PY) -m utils.run_notebooks --lab
+	$(PY) -m utils.run_notebooks --lab --workers $(RUN_WORKERS)
 
 laptop-run: setup data
-	$(PY) -m utils.run_notebooks --laptop
+	$(PY) -m utils.run_notebooks --laptop --workers $(RUN_WORKERS)
 
 # The auto-graded assignment (otter-grader, no Docker): utils/grading.py.
 assignment: setup

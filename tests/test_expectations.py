@@ -64,3 +64,25 @@ def test_tests_readme_lists_every_expectation_of_the_committed_run():
     table = expectations_list(committed)
     assert table in (ROOT / "tests" / "README.md").read_text(), "run `make report`"
     assert "| NO |" not in table, "the committed strict run met every expectation"
+
+
+def test_two_notebooks_recording_at_once_lose_no_row(tmp_path):
+    """`make run` runs two notebooks at a time: each kernel reads, changes and writes the same
+    file; the lock makes them take turns, so every row of both is kept, grouped by notebook."""
+    import subprocess
+    import sys
+    import time
+
+    file = tmp_path / "expectations.csv"
+    record = ("import sys, time; from pathlib import Path; from utils.expectations import "
+              "MeasuredOutcomes; o = MeasuredOutcomes(sys.argv[1], file=Path(sys.argv[2]))\n"
+              "time.sleep(max(0, float(sys.argv[3]) - time.time()))  # both start together\n"
+              "for i in range(100): o.expect(f'claim {i}', i, '>= 0', met=True)")
+    start = str(time.time() + 15)  # after both have imported TensorFlow
+    runs = [subprocess.Popen([sys.executable, "-c", record, name, str(file), start],
+                             stdout=subprocess.DEVNULL) for name in ("05_x", "06_x")]
+    assert [run.wait(timeout=300) for run in runs] == [0, 0]
+    rows = pd.read_csv(file)
+    assert len(rows) == 200 and rows.notebook.is_monotonic_increasing
+    assert rows.groupby("notebook").claim.apply(list).tolist() == [
+        [f"claim {i}" for i in range(100)]] * 2

@@ -122,3 +122,16 @@ def test_the_pick_on_validation_ignores_the_bag_of_words_baseline():
                             "val_accuracy": [0.8, 0.9], "test_accuracy": [0.81, 0.91]})
     best, test = chosen_on_validation(results)
     assert best == "concat" and test.tolist() == [0.81]
+
+
+def test_the_wall_times_of_make_run_and_lab_run_are_reported(results):
+    pd.DataFrame({"run": ["make lab-run", "make run"], "notebooks": [9, 18],
+                  "at a time": [2, 2], "seconds": [150.0, 1380.0]}).to_csv(
+        results / "run_totals.csv", index=False)
+    text = results_section(results)
+    assert ("2 notebooks and 0 solutions notebooks in 23.0 minutes of wall time, two notebooks "
+            "at a time on a 2-core CPU (those that measure speed alone). Per notebook below "
+            "(`results/run_times.csv`): 5.0 minutes together (the lessons 5.0, the solutions "
+            "0.0)") in text
+    assert "`make lab-run` (the 9 lessons at the small settings) took 2.5 minutes of wall " \
+           "time, two notebooks at a time" in text

@@ -4,6 +4,7 @@ was, its failed run is kept with the error, and the notebooks after it still run
 import json
 
 import nbformat
+import pandas as pd
 import pytest
 
 from utils import run_notebooks
@@ -76,3 +77,42 @@ def test_a_preset_is_named_or_refused():
     assert run_notebooks.quick_parameters(notebook) == run_notebooks.preset_parameters(notebook)
     with pytest.raises(ValueError, match="preset must be one of"):
         run_notebooks.preset_parameters(notebook, "full")
+
+
+@pytest.mark.notebook
+def test_run_executes_two_at_a_time_and_a_speed_notebook_alone(tmp_path, monkeypatch):
+    """`make run` with two workers: the two ordinary notebooks overlap in time, the one in
+    `ALONE` overlaps with none, a failing one loses nothing, and the run's wall time is
+    recorded only when every notebook ran clean."""
+    folder = tmp_path / "notebooks"
+    (folder / "solutions").mkdir(parents=True)
+    for name, value in [("NOTEBOOK_DIR", folder), ("SOLUTIONS_DIR", folder / "solutions"),
+                        ("ROOT", tmp_path), ("RUNS_DIR", tmp_path / "build" / "runs"),
+                        ("FAILED_DIR", tmp_path / "build" / "failed"),
+                        ("RESULTS_DIR", tmp_path / "results"), ("ALONE", ("03_alone",))]:
+        monkeypatch.setattr(run_notebooks, name, value)
+    for name in ("01_one", "02_two", "03_alone"):  # each notes when it started and ended
+        notebook_with(folder / f"{name}.ipynb", "import pathlib, time; start = time.time(); "
+                      f"time.sleep(4); pathlib.Path(r'{tmp_path}', '{name}.txt')"
+                      ".write_text(f'{start} {time.time()}')")
+    summary = run_notebooks.run(workers=2)
+    assert list(summary.status) == ["ok"] * 3
+    spans = {name: [float(t) for t in (tmp_path / f"{name}.txt").read_text().split()]
+             for name in ("01_one", "02_two", "03_alone")}
+
+    def overlap(a, b):
+        return spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+
+    assert overlap("01_one", "02_two")
+    assert not overlap("03_alone", "01_one") and not overlap("03_alone", "02_two")
+    totals = pd.read_csv(tmp_path / "results" / "run_totals.csv")
+    assert totals.run.tolist() == ["make run"] and totals["at a time"].tolist() == [2]
+    assert set(pd.read_csv(tmp_path / "results" / "run_times.csv").notebook) == set(spans)
+
+    (tmp_path / "results" / "run_totals.csv").unlink()
+    notebook_with(folder / "04_bad.ipynb", "1 / 0")
+    summary = run_notebooks.run(workers=2)
+    assert summary.set_index("notebook").status.to_dict() == {
+        "01_one": "ok", "02_two": "ok", "03_alone": "ok", "04_bad": "failed"}
+    assert (tmp_path / "build" / "failed" / "04_bad.ipynb").exists()
+    assert not (tmp_path / "results" / "run_totals.csv").exists()  # not a complete clean run

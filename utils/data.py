@@ -272,12 +272,13 @@ def download_archive(data_dir: Path, url: str | None = None, md5: str | None = N
 
 
 @contextlib.contextmanager
-def _file_lock(lock: Path, waiting: str):
+def file_lock(lock: Path, waiting: str):
     """Hold an exclusive lock on the file `lock` (created if needed) for the `with` block.
 
     Two runs at once (two notebooks, two terminals, two test workers) then take turns, the
-    second printing `waiting` while it waits. Without `fcntl` (Windows) or a writable folder
-    there is no lock: each run still writes atomically, at worst doing the work twice.
+    second printing `waiting` (if given) while it waits. Without `fcntl` (Windows) or a
+    writable folder there is no lock: each run still writes atomically, at worst doing the
+    work twice.
     """
     try:
         import fcntl
@@ -291,7 +292,8 @@ def _file_lock(lock: Path, waiting: str):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(waiting)
+            if waiting:
+                print(waiting)
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:
@@ -348,7 +350,7 @@ def ensure_imdb(data_dir: Path | str | None = None, url: str | None = None, md5:
     folder = data_dir / FOLDER_NAME
     if not folder.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(data_dir / ".aclImdb.lock", "Waiting for another process extracting "
+        with file_lock(data_dir / ".aclImdb.lock", "Waiting for another process extracting "
                         f"the reviews into {_shown(data_dir)}/ ..."):
             if not folder.exists():  # made by another run while this one waited?
                 archive = download_archive(data_dir, url=url, md5=md5)
@@ -736,7 +738,7 @@ def load_imdb(
     if not use_cache:
         return _build(data_dir, params, None, verbose)
     # One process builds a given cache file; another that needs it meanwhile waits, then loads.
-    with _file_lock(cache.with_suffix(".lock"), f"Waiting for another process building "
+    with file_lock(cache.with_suffix(".lock"), f"Waiting for another process building "
                     f"{_shown(cache)} ..."):
         if cache.exists() and (data := _load_npz(cache, params, fingerprint)) is not None:
             if verbose:

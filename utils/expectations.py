@@ -24,10 +24,12 @@ recorded under that name and never raise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pandas as pd
 
+from .data import file_lock
 from .paths import RESULTS_DIR
 
 COLUMNS = ["notebook", "claim", "settings", "expected", "observed", "met"]
@@ -61,10 +63,23 @@ class MeasuredOutcomes:
     def _forget_earlier_runs(self) -> None:
         """Drop this notebook's rows of an earlier run at these settings (a claim since removed
         must not linger in the file)."""
-        if self.file.exists():
-            old = pd.read_csv(self.file, dtype=TEXT)
-            keep = ~((old.notebook == self.notebook) & (old.settings == self.settings))
-            old[keep].to_csv(self.file, index=False)
+        with self._rows() as rows:
+            rows[0] = rows[0][~((rows[0].notebook == self.notebook)
+                                & (rows[0].settings == self.settings))]
+
+    @contextlib.contextmanager
+    def _rows(self):
+        """The file's rows as `rows[0]`, to change in the `with` block: read and written back
+        under a lock, atomically (two notebooks of `make run` record theirs at the same time),
+        sorted by notebook (in a stable sort: each notebook's claims stay in their order)."""
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.file.with_name(f".{self.file.stem}.lock"), waiting=""):
+            rows = [pd.read_csv(self.file, dtype=TEXT) if self.file.exists()
+                    else pd.DataFrame(columns=COLUMNS)]
+            yield rows
+            scratch = self.file.with_name(f".{self.file.name}.{os.getpid()}")
+            rows[0].sort_values("notebook", kind="stable").to_csv(scratch, index=False)
+            os.replace(scratch, self.file)
 
     def expect(self, claim: str, observed, expected: str, met: bool) -> None:
         """Record one measured outcome; print it; raise only in strict mode when unmet. (It
@@ -74,12 +89,11 @@ class MeasuredOutcomes:
                "expected": expected, "observed": _format(observed), "met": met}
         print(f"{'expected and met' if met else 'EXPECTED, NOT MET'}: {claim}: expected "
               f"{expected}, this run {row['observed']}")
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        old = (pd.read_csv(self.file, dtype=TEXT) if self.file.exists()
-               else pd.DataFrame(columns=COLUMNS))
-        same = (old.notebook == self.notebook) & (old.claim == claim) & (
-            old.settings == self.settings)
-        pd.concat([old[~same], pd.DataFrame([row])]).to_csv(self.file, index=False)
+        with self._rows() as rows:
+            old = rows[0]
+            same = (old.notebook == self.notebook) & (old.claim == claim) & (
+                old.settings == self.settings)
+            rows[0] = pd.concat([old[~same], pd.DataFrame([row])])
         if not met and strict() and self.settings == "default":
             raise ExpectationNotMet(f"{self.notebook}: {claim}: expected {expected}, observed "
                                     f"{row['observed']} (strict mode: BIRNN_STRICT=1)")

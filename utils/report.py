@@ -101,6 +101,16 @@ def chosen_on_validation(results: pd.DataFrame,
     return best, candidates.loc[candidates.variant == best, "test_accuracy"]
 
 
+def _wall(total) -> str:
+    """'23.5 minutes of wall time, two notebooks at a time' from a row of run_totals.csv."""
+    at_a_time = int(total["at a time"])
+    how = "one notebook" if at_a_time == 1 else f"{NUMBERS.get(at_a_time, at_a_time)} notebooks"
+    return f"{total['seconds'] / 60:.1f} minutes of wall time, {how} at a time"
+
+
+NUMBERS = {2: "two", 3: "three", 4: "four"}
+
+
 def results_section(folder: Path | None = None) -> str:
     """The Markdown of the results section, from the files in `folder` (default results/)."""
     folder = Path(folder) if folder is not None else RESULTS_DIR
@@ -115,22 +125,38 @@ def results_section(folder: Path | None = None) -> str:
             "or other versions round differently, a training run amplifies that, and the "
             "numbers below then move by about the spread between seeds (the notebooks' "
             "verdicts are read against that spread).", ""]
+    totals_file = folder / "run_totals.csv"
+    totals = (pd.read_csv(totals_file).set_index("run") if totals_file.exists()
+              else pd.DataFrame(columns=["notebooks", "at a time", "seconds"]))
     times_file = folder / "run_times.csv"
     if times_file.exists():
         times = pd.read_csv(times_file)
         solutions = times.notebook.str.endswith("_solutions")
+        split = (f"the lessons {times.seconds[~solutions].sum() / 60:.1f}, the solutions "
+                 f"{times.seconds[solutions].sum() / 60:.1f}")
+        executed = (f"`make run` executed {(~solutions).sum()} notebooks and {solutions.sum()} "
+                    "solutions notebooks in ")
+        if "make run" in totals.index:
+            parts += [
+                executed + f"{_wall(totals.loc['make run'])} on a 2-core CPU (those that "
+                "measure speed alone). Per notebook below (`results/run_times.csv`): "
+                f"{times.seconds.sum() / 60:.1f} minutes together ({split}), more than the wall "
+                "time as two ran at once, each a little slower than alone.", ""]
+        else:
+            parts += [executed + f"{times.seconds.sum() / 60:.1f} minutes on a 2-core CPU "
+                      f"({split}; wall time per notebook below, from `results/run_times.csv`).",
+                      ""]
         parts += [
-            f"`make run` executed {(~solutions).sum()} notebooks and {solutions.sum()} solutions "
-            f"notebooks in {times.seconds.sum() / 60:.1f} minutes on a 2-core CPU (the lessons "
-            f"{times.seconds[~solutions].sum() / 60:.1f}, the solutions "
-            f"{times.seconds[solutions].sum() / 60:.1f}; wall time per notebook below, from "
-            "`results/run_times.csv`).", "",
             markdown_table(times.assign(seconds=times.seconds.map(lambda s: f"{s:.0f}"))), "",
         ]
         imdb = times[~solutions & times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
         if len(imdb) == len(IMDB_EXPERIMENTS):
             parts += [f"The IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
                       f"{imdb.seconds.sum() / 60:.1f} minutes together.", ""]
+    if "make lab-run" in totals.index:
+        lab = totals.loc["make lab-run"]
+        parts += [f"`make lab-run` (the {int(lab['notebooks'])} lessons at the small settings) "
+                  f"took {_wall(lab)} (`results/run_totals.csv`).", ""]
     expectations = folder / "expectations.csv"
     if expectations.exists():
         from .expectations import summary

@@ -8,19 +8,24 @@
     BIRNN_STRICT=1 python -m utils.run_notebooks  # `make run-strict`: an unmet expectation
                                                   # (utils.expectations) fails its notebook
 
-Each notebook runs top to bottom in a fresh kernel (papermill) into build/runs/; only a
+Each notebook runs top to bottom in a fresh kernel (papermill) into build/runs/, two at a
+time (a kernel keeps about one core busy; `--workers 1` or `RUN_WORKERS=1` runs one at a
+time), except those in `ALONE`, which measure speed and run with nothing beside them; only a
 clean run replaces the committed notebook (a failed one is kept in build/failed/ with its
 error, and the next notebook runs all the same; the exit status is 1 if any failed). Its
-wall time is recorded in `results/run_times.csv`, from which the README's
-results section reports the time of a full run; the machine (processor, cores, versions) goes
+wall time is recorded in `results/run_times.csv`, and the wall time of the whole run
+(`make run`, and `make lab-run`'s) in `results/run_totals.csv`, from which the README's results
+section reports them; the machine (processor, cores, versions) goes
 to `results/machine.csv`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 
 import pandas as pd
 import papermill as pm
@@ -75,6 +80,57 @@ LAPTOP = {
 PRESETS = {"quick": QUICK, "laptop": LAPTOP}
 
 
+#: Notebooks that measure speed (seconds per epoch, speed-ups, one core against two): `run`
+#: executes them with nothing beside them, before the others, which run `workers` at a time.
+ALONE = ("04_merge_modes_on_imdb", "04_merge_modes_on_imdb_solutions",
+         "08_fused_bidirectional_rnn")
+
+#: How many notebooks run at once. One kernel keeps about one of two cores busy (notebook 06
+#: alone: 84 s of wall time, 90 s of CPU); two at once took 98 s each (2026-12-04).
+WORKERS = int(os.environ.get("RUN_WORKERS", "2"))
+
+
+def record_total(run: str, notebooks: int, workers: int, seconds: float) -> None:
+    """One row per kind of run in `results/run_totals.csv`: its wall time, the last one kept."""
+    file = RESULTS_DIR / "run_totals.csv"
+    row = pd.DataFrame([{"run": run, "notebooks": notebooks, "at a time": workers,
+                         "seconds": round(seconds, 1)}])
+    old = pd.read_csv(file) if file.exists() else None
+    new = row if old is None else pd.concat([old[old.run != run], row])
+    file.parent.mkdir(parents=True, exist_ok=True)
+    new.sort_values("run").to_csv(file, index=False)
+
+
+def in_parallel(job, notebooks: list, workers: int, progress: bool = False) -> dict:
+    """`job(notebook, progress)` for every notebook, `workers` at a time (each in its own
+    kernel; longest first, by the last recorded times), each printing one line when it ends.
+    Returns {notebook: job's result}."""
+    times_file = RESULTS_DIR / "run_times.csv"
+    last = (pd.read_csv(times_file, index_col="notebook").seconds.to_dict()
+            if times_file.exists() else {})
+    order = sorted(notebooks, key=lambda nb: -last.get(nb.stem, 0.0))
+    results = {}
+    if workers <= 1:
+        for notebook in order:
+            print(f"=== {notebook.name}", flush=True)
+            results[notebook] = job(notebook, progress)
+            print(f"    {_line(results[notebook])}", flush=True)
+        return results
+    print(f"=== {len(order)} notebooks, {workers} at a time: "
+          + ", ".join(nb.stem for nb in order), flush=True)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(job, notebook, False): notebook for notebook in order}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            print(f"=== {futures[future].name}: {_line(results[futures[future]])}", flush=True)
+    return results
+
+
+def _line(result) -> str:
+    status, seconds, error = result[:3]
+    return f"{seconds:.0f} s, {status}{': ' + error if error else ''}"
+
+
 def preset_parameters(notebook, preset: str = "quick") -> dict:
     """The values of the preset (`"quick"` or `"laptop"`) that `notebook` declares in its
     parameters cell."""
@@ -89,36 +145,71 @@ def quick_parameters(notebook) -> dict:
     return preset_parameters(notebook, "quick")
 
 
-def run_lab(prefixes: list[str] | None = None, preset: str = "quick") -> pd.DataFrame:
+def run_lab(prefixes: list[str] | None = None, preset: str = "quick",
+            workers: int = WORKERS) -> pd.DataFrame:
     """`make lab-run` (the small settings of `QUICK`, for a class lab) or `make laptop-run`
-    (`LAPTOP`): every lesson with the preset's settings.
+    (`LAPTOP`): every lesson with the preset's settings, `workers` at a time.
 
     The executed copies go to `lab/` and their results and figures to `lab/results/`, so the
     committed notebooks and `results/` stay as the last full run left them. Returns the wall
-    time of each notebook, also written to `lab/run_times.csv`.
+    time of each notebook (and whether it ran clean), also written to `lab/run_times.csv`. The
+    wall time of a whole run that ran clean (every lesson) goes to `results/run_totals.csv`,
+    for the README.
     """
-    import os
-
     notebooks = all_notebooks(solutions=False)  # a class runs the lessons; solutions are apart
     if prefixes:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
     os.environ["BIRNN_RESULTS_DIR"] = str(LAB_DIR / "results")  # read by the notebooks' kernels
     os.environ["BIRNN_SETTINGS"] = preset  # their measured outcomes: recorded as this preset's
     LAB_DIR.mkdir(exist_ok=True)
-    rows = []
-    for notebook in notebooks:
-        print(f"=== {notebook.name} ({preset} settings)", flush=True)
-        start = time.perf_counter()
-        pm.execute_notebook(str(notebook), str(LAB_DIR / notebook.name),
-                            parameters=preset_parameters(notebook, preset), cwd=str(NOTEBOOK_DIR),
-                            kernel_name="python3", progress_bar=False, execution_timeout=900)
-        rows.append({"notebook": notebook.stem, "seconds": round(time.perf_counter() - start, 1)})
-        print(f"    {rows[-1]['seconds']:.0f} s", flush=True)
-    times = pd.DataFrame(rows)
+    print(f"{len(notebooks)} lessons at the {preset} settings, into lab/", flush=True)
+
+    def job(notebook, progress):
+        return papermill(notebook, LAB_DIR / notebook.name, preset_parameters(notebook, preset),
+                         timeout=900, progress=progress)
+
+    start = time.perf_counter()
+    done = in_parallel(job, notebooks, workers)
+    wall = time.perf_counter() - start
+    times = pd.DataFrame([{"notebook": nb.stem, "seconds": round(done[nb][1], 1),
+                           "status": done[nb][0], "error": done[nb][2]} for nb in notebooks])
     times.to_csv(LAB_DIR / "run_times.csv", index=False)
-    print(f"{len(times)} notebooks in {times.seconds.sum() / 60:.1f} minutes; executed copies in "
-          "lab/, their results in lab/results/")
+    if len(notebooks) == len(all_notebooks(solutions=False)) and (times.status == "ok").all():
+        record_total(f"make {'lab' if preset == 'quick' else preset}-run", len(notebooks),
+                     workers, wall)
+    print(times.to_string(index=False))
+    print(f"{len(notebooks)} notebooks in {wall / 60:.1f} minutes, {workers} at a time; executed "
+          "copies in lab/, their results in lab/results/")
     return times
+
+
+def papermill(notebook, output, parameters, timeout, progress=False) -> tuple[str, float, str]:
+    """Execute `notebook` into `output` with papermill in a process of its own (its kernel runs
+    in the notebook's folder), the paths as given. Returns (status, seconds, error): status "ok"
+    or "failed", the error's last line."""
+    import json
+    import subprocess
+
+    command = [sys.executable, "-m", "papermill", str(notebook), str(output),
+               "-y", json.dumps(parameters or {}), "--cwd", str(Path(notebook).parent),
+               "-k", "python3", "--execution-timeout", str(timeout),
+               "--progress-bar" if progress else "--no-progress-bar"]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    tail = b""
+    while chunk := process.stderr.read1(4096):  # the progress bar passes through as it comes
+        if progress:
+            sys.stderr.buffer.write(chunk)
+            sys.stderr.flush()
+        tail = (tail + chunk)[-20_000:]
+    returncode = process.wait()
+    seconds = time.perf_counter() - start
+    if returncode == 0:
+        return "ok", seconds, ""
+    lines = [line.strip() for line in tail.decode(errors="replace").replace("\r", "\n").split("\n")
+             if line.strip() and not line.startswith("[") and "%|" not in line]
+    return "failed", seconds, (lines[-1] if lines else f"exit status {returncode}")
 
 
 #: Where `run` executes each notebook before it replaces the committed one, and where a run
@@ -127,30 +218,22 @@ RUNS_DIR = ROOT / "build" / "runs"
 FAILED_DIR = ROOT / "build" / "failed"
 
 
-def execute_one(notebook, parameters=None, timeout=3600) -> tuple[str, float, str]:
+def execute_one(notebook, progress=True, parameters=None, timeout=3600) -> tuple[str, float, str]:
     """Execute `notebook` into build/runs/; write it back in place only if it ran clean, else
     keep the failed copy in build/failed/ and leave the committed notebook untouched.
     Returns (status, seconds, error): status "ok" or "failed"."""
-    import nbformat
-
     relative = notebook.relative_to(ROOT)  # no machine path in the notebook metadata
     scratch = RUNS_DIR / notebook.name
     scratch.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    try:
-        with contextlib.chdir(ROOT):  # papermill records the paths it is given: relative ones
-            pm.execute_notebook(str(relative), str(scratch.relative_to(ROOT)),
-                                parameters=parameters or {}, cwd=str(notebook.parent),
-                                kernel_name="python3", progress_bar=True,
-                                execution_timeout=timeout)
-    except Exception as error:  # any failure of one notebook is reported, not fatal
-        seconds = time.perf_counter() - start
+    status, seconds, error = papermill(relative, scratch.relative_to(ROOT), parameters, timeout,
+                                       progress)
+    if status != "ok":  # any failure of one notebook is reported, not fatal
         FAILED_DIR.mkdir(parents=True, exist_ok=True)
         if scratch.exists():
             scratch.replace(FAILED_DIR / notebook.name)
-        message = str(error).strip().splitlines()
-        return "failed", seconds, (message[-1] if message else type(error).__name__)
-    seconds = time.perf_counter() - start
+        return status, seconds, error
+    import nbformat
+
     executed = nbformat.read(scratch, as_version=4)
     executed.metadata.papermill["output_path"] = str(relative)
     nbformat.write(executed, scratch)
@@ -158,11 +241,12 @@ def execute_one(notebook, parameters=None, timeout=3600) -> tuple[str, float, st
     return "ok", seconds, ""
 
 
-def run(prefixes: list[str] | None = None) -> pd.DataFrame:
+def run(prefixes: list[str] | None = None, workers: int = WORKERS) -> pd.DataFrame:
     """Run the notebooks and their solutions (all, or those whose names start with one of
-    `prefixes`: "04" runs notebook 04 and its solutions), each to the end even when an earlier
-    one failed. A notebook is written back only when it ran clean; a failed run is kept in
-    build/failed/ with its error. Returns one row per notebook: seconds, status, error."""
+    `prefixes`: "04" runs notebook 04 and its solutions), each to the end even when another
+    one failed: those in `ALONE` one by one, then the others `workers` at a time. A notebook is
+    written back only when it ran clean; a failed run is kept in build/failed/ with its error.
+    Returns one row per notebook, in order: seconds, status, expectations met, error."""
     notebooks = all_notebooks()
     if prefixes:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
@@ -172,30 +256,32 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([machine()]).to_csv(RESULTS_DIR / "machine.csv", index=False)
-    times_file = RESULTS_DIR / "run_times.csv"
-    times = pd.read_csv(times_file, index_col="notebook") if times_file.exists() else None
     from .expectations import summary as expectations_summary
 
+    start = time.perf_counter()
+    alone = [nb for nb in notebooks if nb.stem in ALONE]
+    done = in_parallel(execute_one, alone, 1, progress=workers <= 1)
+    done |= in_parallel(execute_one, [nb for nb in notebooks if nb not in alone], workers,
+                        progress=workers <= 1)
+    wall = time.perf_counter() - start
     rows = []
     for notebook in notebooks:
-        print(f"=== {notebook.name}", flush=True)
-        status, seconds, error = execute_one(notebook)
-        print(f"    {seconds:.0f} s, {status}{': ' + error if error else ''}", flush=True)
+        status, seconds, error = done[notebook]
         met, total, _ = expectations_summary(notebooks=[notebook.stem])
         rows.append({"notebook": notebook.stem, "seconds": round(seconds, 1), "status": status,
-                     "expectations met": f"{met} of {total}" if total else "",
-                     "error": error})
-        if status != "ok":
-            continue  # the last clean run's time stays, as its notebook does
-        row = pd.DataFrame({"seconds": [round(seconds, 1)]}, index=pd.Index([notebook.stem],
-                                                                            name="notebook"))
-        times = row if times is None else pd.concat([times.drop(notebook.stem, errors="ignore"),
-                                                      row]).sort_index()
-        times.to_csv(times_file)
+                     "expectations met": f"{met} of {total}" if total else "", "error": error})
     summary = pd.DataFrame(rows)
+    clean = summary[summary.status == "ok"]  # a failed run's notebook and time stay as they were
+    times_file = RESULTS_DIR / "run_times.csv"
+    times = pd.read_csv(times_file, index_col="notebook") if times_file.exists() else None
+    new = clean.set_index("notebook")[["seconds"]]
+    times = new if times is None else pd.concat([times.drop(new.index, errors="ignore"), new])
+    times.sort_index().to_csv(times_file)
+    if len(clean) == len(summary) == len(all_notebooks()):
+        record_total("make run", len(summary), workers, wall)
     print(summary.to_string(index=False))
     failed = summary[summary.status != "ok"]
-    print(f"{len(summary) - len(failed)} of {len(summary)} notebooks ran clean"
+    print(f"{len(clean)} of {len(summary)} notebooks ran clean in {wall / 60:.1f} minutes"
           + (f"; failed (kept in build/failed/): {', '.join(failed.notebook)}" if len(failed)
              else ""))
     met, total, unmet = expectations_summary(notebooks=list(summary.notebook))
@@ -204,13 +290,24 @@ def run(prefixes: list[str] | None = None) -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    import os
+    import argparse
 
     os.chdir(ROOT)
-    arguments = sys.argv[1:]
-    for flag, preset in (("--lab", "quick"), ("--laptop", "laptop")):
-        if flag in arguments:
-            run_lab([a for a in arguments if a != flag] or None, preset)
-            sys.exit(0)
-    summary = run(arguments or None)
+    parser = argparse.ArgumentParser(prog="python -m utils.run_notebooks",
+                                     description="Execute the notebooks (make run).")
+    parser.add_argument("prefixes", nargs="*", help="only the notebooks whose names start so")
+    preset = parser.add_mutually_exclusive_group()
+    preset.add_argument("--lab", action="store_const", const="quick", dest="preset",
+                        help="make lab-run: the lessons at small settings, into lab/")
+    preset.add_argument("--laptop", action="store_const", const="laptop", dest="preset",
+                        help="make laptop-run: the lessons at a laptop's settings, into lab/")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help=f"notebooks at a time (default {WORKERS}, from RUN_WORKERS)")
+    arguments = parser.parse_args()
+    if arguments.workers < 1:
+        parser.error(f"--workers must be 1 or more, got {arguments.workers}.")
+    if arguments.preset:
+        summary = run_lab(arguments.prefixes or None, arguments.preset, arguments.workers)
+    else:
+        summary = run(arguments.prefixes or None, arguments.workers)
     sys.exit(0 if (summary.status == "ok").all() else 1)

@@ -129,7 +129,9 @@ def times_block(results: Path | None = None) -> str:
         f"{int(total['words']):,} words, about "
         f"{total['reading (min)'] / 60:.1f} hours of reading at {WORDS_PER_MINUTE} words a "
         f"minute and {total['run (min)']:.0f} minutes of running at the full settings "
-        "(`results/run_times.csv`; `make lab-run`'s small settings take a fraction of that).",
+        "(`results/run_times.csv`, where `make run` ran most notebooks two at a time: alone, "
+        "a notebook runs a little faster; `make lab-run`'s small settings take a fraction of "
+        "that).",
     ])
 
 
