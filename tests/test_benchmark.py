@@ -334,3 +334,5 @@ def test_step_parts_split_a_training_step_of_each_engine():
         after = model.get_weights()
         assert any(np.abs(a - b).max() > 0 for a, b in zip(after, before, strict=True))
         assert 0 < step_seconds(model, x, y, repeats=2) < 60
+        paired = step_seconds({"this": model, "again": model}, x, y, repeats=2)
+        assert list(paired.index) == ["this", "again"] and ((paired > 0) & (paired < 60)).all()

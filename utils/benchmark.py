@@ -41,7 +41,7 @@ import pandas as pd
 import tensorflow as tf
 
 from .layers import HandmadeBidirectional
-from .notebook import set_seed
+from .notebook import quiet_retracing, set_seed
 
 
 @contextlib.contextmanager
@@ -393,9 +393,11 @@ def matmul_rate(size: int = 2048, repeats: int = 10) -> float:
 
 def _median_seconds(functions: dict, repeats: int) -> dict:
     """Median wall-clock seconds of each zero-argument function, called in turn `repeats` times
-    after one untimed call each (which traces it); each call waits for its results."""
-    for function in functions.values():
-        _wait(function())
+    after one untimed call each (which traces it: one function per model, by design, so
+    TensorFlow's retracing warning is hidden); each call waits for its results."""
+    with quiet_retracing():
+        for function in functions.values():
+            _wait(function())
     seconds = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
@@ -437,9 +439,16 @@ def _training_functions(model, x, y) -> dict:
             "step": tf.function(lambda: model.optimizer.apply(gradients(), variables))}
 
 
-def step_seconds(model, x, y, repeats: int = 20) -> float:
+def step_seconds(model, x, y, repeats: int = 20):
     """Median seconds of one training step (forward pass, backward pass and the optimizer's
-    update, in one `tf.function`) of the compiled `model` on the batch `(x, y)`."""
+    update, in one `tf.function`) of the compiled `model` on the batch `(x, y)`.
+
+    Given a dict {name: model}, the models' steps are timed in turn, one of each per round, so
+    a slow moment of the machine falls on all of them alike (a paired comparison): returns a
+    Series of medians by name."""
+    if isinstance(model, dict):
+        return pd.Series(_median_seconds(
+            {name: _training_functions(m, x, y)["step"] for name, m in model.items()}, repeats))
     return _median_seconds({"step": _training_functions(model, x, y)["step"]}, repeats)["step"]
 
 

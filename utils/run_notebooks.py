@@ -110,6 +110,8 @@ def in_parallel(job, notebooks: list, workers: int, progress: bool = False) -> d
             if times_file.exists() else {})
     order = sorted(notebooks, key=lambda nb: -last.get(nb.stem, 0.0))
     results = {}
+    if not order:
+        return results
     if workers <= 1:
         for notebook in order:
             print(f"=== {notebook.name}", flush=True)
