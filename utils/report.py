@@ -16,6 +16,7 @@ import pandas as pd
 
 from .experiments import mean_and_std
 from .paths import RESULTS_DIR, ROOT
+from .run_notebooks import ALONE
 
 BEGIN = "<!-- results:begin (written by `make report`; do not edit by hand) -->"
 END = "<!-- results:end -->"
@@ -101,11 +102,10 @@ def chosen_on_validation(results: pd.DataFrame,
     return best, candidates.loc[candidates.variant == best, "test_accuracy"]
 
 
-def _wall(total) -> str:
-    """'23.5 minutes of wall time, two notebooks at a time' from a row of run_totals.csv."""
+def _at_a_time(total) -> str:
+    """'two at a time' from a row of run_totals.csv."""
     at_a_time = int(total["at a time"])
-    how = "one notebook" if at_a_time == 1 else f"{NUMBERS.get(at_a_time, at_a_time)} notebooks"
-    return f"{total['seconds'] / 60:.1f} minutes of wall time, {how} at a time"
+    return "one at a time" if at_a_time == 1 else f"{NUMBERS.get(at_a_time, at_a_time)} at a time"
 
 
 NUMBERS = {2: "two", 3: "three", 4: "four"}
@@ -137,11 +137,19 @@ def results_section(folder: Path | None = None) -> str:
         executed = (f"`make run` executed {(~solutions).sum()} notebooks and {solutions.sum()} "
                     "solutions notebooks in ")
         if "make run" in totals.index:
+            total = totals.loc["make run"]
+            alone = times.notebook.isin(ALONE)
+            first = (f"first the {alone.sum()} that measure speed, one after another "
+                     f"({', '.join(times.notebook[alone])}: "
+                     f"{times.seconds[alone].sum() / 60:.1f} minutes), then " if alone.any()
+                     else "")
             parts += [
-                executed + f"{_wall(totals.loc['make run'])} on a 2-core CPU (those that "
-                "measure speed alone). Per notebook below (`results/run_times.csv`): "
-                f"{times.seconds.sum() / 60:.1f} minutes together ({split}), more than the wall "
-                "time as two ran at once, each a little slower than alone.", ""]
+                executed + f"{total['seconds'] / 60:.1f} minutes of wall time on a 2-core CPU: "
+                f"{first}the other {(~alone).sum()}, {_at_a_time(total)} "
+                f"({times.seconds[~alone].sum() / 60:.1f} minutes of their own times, each "
+                "slower beside another than alone). Per notebook below "
+                f"(`results/run_times.csv`): {times.seconds.sum() / 60:.1f} minutes together "
+                f"({split}).", ""]
         else:
             parts += [executed + f"{times.seconds.sum() / 60:.1f} minutes on a 2-core CPU "
                       f"({split}; wall time per notebook below, from `results/run_times.csv`).",
@@ -151,12 +159,13 @@ def results_section(folder: Path | None = None) -> str:
         ]
         imdb = times[~solutions & times.notebook.str[:2].isin(IMDB_EXPERIMENTS)]
         if len(imdb) == len(IMDB_EXPERIMENTS):
-            parts += [f"The IMDB experiments ({', '.join(imdb.notebook.str[:2])}) took "
-                      f"{imdb.seconds.sum() / 60:.1f} minutes together.", ""]
+            parts += [f"The times of the IMDB experiments ({', '.join(imdb.notebook.str[:2])}) "
+                      f"add up to {imdb.seconds.sum() / 60:.1f} minutes.", ""]
     if "make lab-run" in totals.index:
         lab = totals.loc["make lab-run"]
-        parts += [f"`make lab-run` (the {int(lab['notebooks'])} lessons at the small settings) "
-                  f"took {_wall(lab)} (`results/run_totals.csv`).", ""]
+        parts += [f"`make lab-run` (notebooks 00-08 at the small settings, {_at_a_time(lab)}) "
+                  f"took {lab['seconds'] / 60:.1f} minutes of wall time, installation and "
+                  "download not included (`results/run_totals.csv`).", ""]
     expectations = folder / "expectations.csv"
     if expectations.exists():
         from .expectations import summary
