@@ -262,7 +262,7 @@ def run(prefixes: list[str] | None = None, workers: int = WORKERS) -> pd.DataFra
 
     start = time.perf_counter()
     alone = [nb for nb in notebooks if nb.stem in ALONE]
-    done = in_parallel(execute_one, alone, 1, progress=workers <= 1)
+    done = in_parallel(execute_one, alone, 1, progress=True)  # one at a time: a progress bar
     done |= in_parallel(execute_one, [nb for nb in notebooks if nb not in alone], workers,
                         progress=workers <= 1)
     wall = time.perf_counter() - start
