@@ -24,7 +24,6 @@ recorded under that name and never raise.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pandas as pd
@@ -63,22 +62,19 @@ class MeasuredOutcomes:
     def _forget_earlier_runs(self) -> None:
         """Drop this notebook's rows of an earlier run at these settings (a claim since removed
         must not linger in the file)."""
-        with self._rows() as rows:
-            rows[0] = rows[0][~((rows[0].notebook == self.notebook)
-                                & (rows[0].settings == self.settings))]
+        self._update(lambda rows: rows[~((rows.notebook == self.notebook)
+                                           & (rows.settings == self.settings))])
 
-    @contextlib.contextmanager
-    def _rows(self):
-        """The file's rows as `rows[0]`, to change in the `with` block: read and written back
-        under a lock, atomically (two notebooks of `make run` record theirs at the same time),
-        sorted by notebook (in a stable sort: each notebook's claims stay in their order)."""
+    def _update(self, change) -> None:
+        """Replace the file's rows by `change(rows)`: read and written back under a lock,
+        atomically (two notebooks of `make run` record theirs at the same time), sorted by
+        notebook (in a stable sort: each notebook's claims stay in their order)."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self.file.with_name(f".{self.file.stem}.lock"), waiting=""):
-            rows = [pd.read_csv(self.file, dtype=TEXT) if self.file.exists()
-                    else pd.DataFrame(columns=COLUMNS)]
-            yield rows
+            rows = (pd.read_csv(self.file, dtype=TEXT) if self.file.exists()
+                    else pd.DataFrame(columns=COLUMNS))
             scratch = self.file.with_name(f".{self.file.name}.{os.getpid()}")
-            rows[0].sort_values("notebook", kind="stable").to_csv(scratch, index=False)
+            change(rows).sort_values("notebook", kind="stable").to_csv(scratch, index=False)
             os.replace(scratch, self.file)
 
     def expect(self, claim: str, observed, expected: str, met: bool) -> None:
@@ -89,11 +85,10 @@ class MeasuredOutcomes:
                "expected": expected, "observed": _format(observed), "met": met}
         print(f"{'expected and met' if met else 'EXPECTED, NOT MET'}: {claim}: expected "
               f"{expected}, this run {row['observed']}")
-        with self._rows() as rows:
-            old = rows[0]
-            same = (old.notebook == self.notebook) & (old.claim == claim) & (
-                old.settings == self.settings)
-            rows[0] = pd.concat([old[~same], pd.DataFrame([row])])
+        self._update(lambda old: pd.concat([old[~((old.notebook == self.notebook)
+                                                  & (old.claim == claim)
+                                                  & (old.settings == self.settings))],
+                                            pd.DataFrame([row])]))
         if not met and strict() and self.settings == "default":
             raise ExpectationNotMet(f"{self.notebook}: {claim}: expected {expected}, observed "
                                     f"{row['observed']} (strict mode: BIRNN_STRICT=1)")

@@ -129,7 +129,7 @@ def in_parallel(job, notebooks: list, workers: int, progress: bool = False) -> d
 
 
 def _line(result) -> str:
-    status, seconds, error = result[:3]
+    status, seconds, error = result
     return f"{seconds:.0f} s, {status}{': ' + error if error else ''}"
 
 
