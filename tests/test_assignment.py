@@ -22,7 +22,8 @@ from utils import ROOT
 from utils.grading import MASTER
 from utils.run_notebooks import all_notebooks
 
-pytestmark = pytest.mark.notebook  # executes notebooks: slow
+pytestmark = [pytest.mark.notebook,  # executes notebooks: slow
+              pytest.mark.xdist_group("assignment")]  # one worker grades once (make test)
 
 #: name -> (question that must lose points, [(text in the master's solutions, replacement)]).
 WRONG = {

@@ -143,7 +143,7 @@ from .models import CELLS as _CELL_LAYERS  # noqa: E402
 CELLS = tuple(_CELL_LAYERS)
 
 _POSITIVE = ("epochs", "units", "embed_dim", "batch_size", "maxlen", "vocab_size",
-             "timing_epochs")
+             "timing_epochs", "timing_reviews")
 
 
 def _is_int(value) -> bool:
@@ -218,7 +218,8 @@ def check_parameters(**values) -> None:
 
     Each name has one rule: `seeds` a non-empty list of non-negative integers; `seed` and
     `patience` non-negative integers; `epochs`, `units`, `embed_dim`, `batch_size`,
-    `maxlen`, `vocab_size`, `timing_epochs` positive integers, and `subset` too (or None);
+    `maxlen`, `vocab_size`, `timing_epochs`, `timing_reviews` positive integers, and `subset`
+    too (or None);
     `cell` one of `CELLS`; `merge_mode` one of `MERGE_MODES` (`merge_modes` a non-empty list
     of them); `merge` one of `utils.reference.BPTT_MERGES`; `learning_rate` > 0;
     `validation_split` and any `*_fraction` in [0, 1);

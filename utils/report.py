@@ -139,8 +139,9 @@ def results_section(folder: Path | None = None) -> str:
         if "make run" in totals.index:
             total = totals.loc["make run"]
             alone = times.notebook.isin(ALONE)
-            first = (f"first the {alone.sum()} that measure speed, one after another "
-                     f"({', '.join(times.notebook[alone])}: "
+            names = ", ".join(times.notebook[alone])
+            first = (f"first {names} with nothing beside {'it' if alone.sum() == 1 else 'them'}"
+                     f" ({'it measures' if alone.sum() == 1 else 'they measure'} speed: "
                      f"{times.seconds[alone].sum() / 60:.1f} minutes), then " if alone.any()
                      else "")
             parts += [
