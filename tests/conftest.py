@@ -13,27 +13,23 @@ import pytest
 os.environ["BIRNN_RESULTS_DIR"] = tempfile.mkdtemp(prefix="birnn-test-results-")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """The order in which `make test` hands tests to its workers (`--dist loadgroup`): the
-    longest first, so that the many short tests fill the end instead of one notebook running
-    alone (2026-12-07: the last four minutes of a 17-minute run had one kernel busy). A test
-    that executes a notebook is a unit of its own, the later lessons first (they train longer);
-    the assignment's gradings share one fixture and stay together; the other tests go by module,
-    so one worker builds each module's fixtures once."""
+    """The order in which `make test` hands tests to its workers (`--dist load`: the first
+    quarter round-robin, then one test to whichever worker is free): the longest first, so
+    that the many short tests fill the end instead of one notebook running alone (2026-12-07:
+    the last four minutes of a 17-minute run had one kernel busy). First the assignment's one
+    grading test, then the notebook runs, the later lessons first (they train longer), then
+    the unit tests in collection order."""
     def rank(item):
-        if item.get_closest_marker("xdist_group"):  # the assignment, graded once
+        if item.module.__name__.endswith("test_assignment") and item.get_closest_marker(
+                "notebook"):
             return (0, 0)
         if item.get_closest_marker("notebook"):
             lesson = re.search(r"\[(\d\d)", item.nodeid)
             return (1, -int(lesson[1]) if lesson else 0)
         return (2, 0)
 
-    ranks = {item: rank(item) for item in items}
-    for item in items:
-        if ranks[item][0] == 2:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-    items.sort(key=ranks.__getitem__)  # stable: collection order within a rank
+    items.sort(key=rank)  # stable: collection order within a rank
 
 
 # Words chosen so the tests can tell where each review went.
