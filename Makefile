@@ -54,11 +54,13 @@ report: setup
 
 # Three tests at a time (pytest-xdist): a notebook's kernel spends much of its time tracing
 # graphs on one core, so three of them keep two cores busy. The longest go first, each a unit
-# of its own, and the short ones fill the end (the order: tests/conftest.py).
+# of its own, and the short ones fill the end (the order: tests/conftest.py). --maxschedchunk 1
+# hands each worker one test at a time: without it xdist gives each a first run of 70
+# consecutive tests, so one worker ran every notebook test (CI 2026-12-07: 29 min).
 # TEST_WORKERS=1 runs one at a time.
 TEST_WORKERS ?= 3
 test: setup lint
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist load --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1 --durations=15
 
 # Every lesson at the laptop preset (make laptop-run's settings), strict, two at a time: 9 min
 # 12 s on the 2-core machine, more than make test can spend. Its result is in tests/README.md.

@@ -14,8 +14,8 @@ os.environ["BIRNN_RESULTS_DIR"] = tempfile.mkdtemp(prefix="birnn-test-results-")
 
 
 def pytest_collection_modifyitems(config, items):
-    """The order in which `make test` hands tests to its workers (`--dist load`: the first
-    quarter round-robin, then one test to whichever worker is free): the longest first, so
+    """The order in which `make test` hands tests to its workers (`--dist load
+    --maxschedchunk 1`: one test at a time to whichever worker is free): the longest first, so
     that the many short tests fill the end instead of one notebook running alone (2026-12-07:
     the last four minutes of a 17-minute run had one kernel busy). First the assignment's one
     grading test, then the notebook runs, the later lessons first (they train longer), then
