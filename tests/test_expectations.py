@@ -7,6 +7,13 @@ import pytest
 from utils.expectations import ExpectationNotMet, MeasuredOutcomes, summary
 
 
+@pytest.fixture(autouse=True)
+def default_settings(monkeypatch):
+    """No runner's preset left in this process by an earlier test (`utils.run_notebooks`'s
+    lab run sets BIRNN_SETTINGS for its kernels): each test sets its own."""
+    monkeypatch.delenv("BIRNN_SETTINGS", raising=False)
+
+
 def test_an_unmet_outcome_is_recorded_and_does_not_stop_a_students_run(tmp_path, monkeypatch,
                                                                        capsys):
     monkeypatch.delenv("BIRNN_STRICT", raising=False)
