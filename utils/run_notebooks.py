@@ -13,8 +13,8 @@ time (a kernel keeps about one core busy; `--workers 1` or `RUN_WORKERS=1` runs 
 time), except those in `ALONE` (08, which times one core against two), which run first with
 nothing beside them; only a clean run replaces the committed notebook (a failed one is kept in
 build/failed/ with its error, and the next notebook runs all the same; the exit status is 1 if
-any failed). Its
-wall time is recorded in `results/run_times.csv`, and the wall time of the whole run
+any failed). Its wall time is recorded in `results/run_times.csv`, and the wall time of the
+whole run
 (`make run`, and `make lab-run`'s) in `results/run_totals.csv`, from which the README's results
 section reports them; the machine (processor, cores, versions) goes
 to `results/machine.csv`.
@@ -84,7 +84,7 @@ PRESETS = {"quick": QUICK, "laptop": LAPTOP}
 #: Notebooks whose measurements need the machine to themselves (08 times one core against two,
 #: with a second program spinning on one of them): `run` executes them with nothing beside
 #: them, before the others, which run `workers` at a time. 04's speed claim (Keras's engine
-#: against the fused one, > 1.5) has room to spare beside another notebook (3.1 alone).
+#: against the fused one, > 1.5) held beside another notebook: 2.28, and 2.11 alone (2026-12-07).
 ALONE = ("08_fused_bidirectional_rnn",)
 
 #: How many notebooks run at once. One kernel keeps about one of two cores busy (notebook 06
