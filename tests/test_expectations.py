@@ -9,8 +9,7 @@ from utils.expectations import ExpectationNotMet, MeasuredOutcomes, summary
 
 @pytest.fixture(autouse=True)
 def default_settings(monkeypatch):
-    """No runner's preset left in this process by an earlier test (`utils.run_notebooks`'s
-    lab run sets BIRNN_SETTINGS for its kernels): each test sets its own."""
+    """No preset exported in the shell that runs the tests: each test sets its own."""
     monkeypatch.delenv("BIRNN_SETTINGS", raising=False)
 
 

@@ -8,6 +8,7 @@ folder, so the committed notebooks and results/ are never touched.
 """
 
 import json
+import os
 
 import papermill as pm
 import pytest
@@ -86,11 +87,14 @@ def test_the_lab_preset_writes_outside_the_committed_files(tmp_path, monkeypatch
     monkeypatch.setattr(run_notebooks, "LAB_DIR", tmp_path / "lab")
     monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "unused"))
     notebook = ROOT / "notebooks" / "02_backprop_through_time.ipynb"
-    before = notebook.read_bytes()
+    before, environment = notebook.read_bytes(), dict(os.environ)
     times = run_notebooks.run_lab(["02"])
+    assert dict(os.environ) == environment  # the preset went to the kernels, not to this process
     assert list(times.notebook) == ["02_backprop_through_time"] and (times.seconds > 0).all()
     executed = json.loads((tmp_path / "lab" / notebook.name).read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors and (tmp_path / "lab" / "run_times.csv").exists()
     assert notebook.read_bytes() == before
+    assert (tmp_path / "lab" / "results" / "figures").is_dir()  # the kernels wrote into lab/
+    assert not (tmp_path / "unused").exists()

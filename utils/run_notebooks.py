@@ -163,14 +163,15 @@ def run_lab(prefixes: list[str] | None = None, preset: str = "quick",
     notebooks = all_notebooks(solutions=False)  # a class runs the lessons; solutions are apart
     if prefixes:
         notebooks = [nb for nb in notebooks if nb.name.startswith(tuple(prefixes))]
-    os.environ["BIRNN_RESULTS_DIR"] = str(LAB_DIR / "results")  # read by the notebooks' kernels
-    os.environ["BIRNN_SETTINGS"] = preset  # their measured outcomes: recorded as this preset's
+    kernels = {**os.environ,  # for the notebooks' kernels only, not this process
+               "BIRNN_RESULTS_DIR": str(LAB_DIR / "results"),
+               "BIRNN_SETTINGS": preset}  # their measured outcomes: recorded as this preset's
     LAB_DIR.mkdir(exist_ok=True)
     print(f"{len(notebooks)} lessons at the {preset} settings, into lab/", flush=True)
 
     def job(notebook, progress):
         return papermill(notebook, LAB_DIR / notebook.name, preset_parameters(notebook, preset),
-                         timeout=900, progress=progress)
+                         timeout=900, progress=progress, env=kernels)
 
     start = time.perf_counter()
     done = in_parallel(job, notebooks, workers)
@@ -187,10 +188,11 @@ def run_lab(prefixes: list[str] | None = None, preset: str = "quick",
     return times
 
 
-def papermill(notebook, output, parameters, timeout, progress=False) -> tuple[str, float, str]:
+def papermill(notebook, output, parameters, timeout, progress=False,
+              env=None) -> tuple[str, float, str]:
     """Execute `notebook` into `output` with papermill in a process of its own (its kernel runs
-    in the notebook's folder), the paths as given. Returns (status, seconds, error): status "ok"
-    or "failed", the error's last line."""
+    in the notebook's folder, with the environment `env`, by default this process's), the paths
+    as given. Returns (status, seconds, error): status "ok" or "failed", the error's last line."""
     import json
     import subprocess
 
@@ -199,7 +201,7 @@ def papermill(notebook, output, parameters, timeout, progress=False) -> tuple[st
                "-k", "python3", "--execution-timeout", str(timeout),
                "--progress-bar" if progress else "--no-progress-bar"]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     tail = b""
     while chunk := process.stderr.read1(4096):  # the progress bar passes through as it comes
