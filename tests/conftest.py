@@ -17,9 +17,9 @@ def pytest_collection_modifyitems(config, items):
     """The order in which `make test` hands tests to its workers (`--dist load
     --maxschedchunk 1`: one test at a time to whichever worker is free): the longest first, so
     that the many short tests fill the end instead of one notebook running alone (2026-12-07:
-    the last four minutes of a 17-minute run had one kernel busy). First the assignment's one
-    grading test, then the notebook runs, the later lessons first (they train longer), then
-    the unit tests in collection order."""
+    the last four minutes of a 17-minute run had one kernel busy). First the assignment's
+    notebook tests (its one grading test is the longest of all), then the notebook runs, the
+    later lessons first (they train longer), then the unit tests in collection order."""
     def rank(item):
         if item.module.__name__.endswith("test_assignment") and item.get_closest_marker(
                 "notebook"):

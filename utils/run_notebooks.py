@@ -14,10 +14,9 @@ time), except those in `ALONE` (08, which times one core against two), which run
 nothing beside them; only a clean run replaces the committed notebook (a failed one is kept in
 build/failed/ with its error, and the next notebook runs all the same; the exit status is 1 if
 any failed). Its wall time is recorded in `results/run_times.csv`, and the wall time of the
-whole run
-(`make run`, and `make lab-run`'s) in `results/run_totals.csv`, from which the README's results
-section reports them; the machine (processor, cores, versions) goes
-to `results/machine.csv`.
+whole run (`make run`, and `make lab-run`'s) in `results/run_totals.csv`, from which the
+README's results section reports them; the machine (processor, cores, versions) goes to
+`results/machine.csv`.
 """
 
 from __future__ import annotations
