@@ -11,10 +11,9 @@ preset itself (`test_run_notebooks.py`) and every lesson at quick size.
 import json
 import os
 
-import papermill as pm
 import pytest
 
-from utils.run_notebooks import all_notebooks, preset_parameters
+from utils.run_notebooks import all_notebooks, execute, preset_parameters
 
 LESSONS = all_notebooks(solutions=False)
 
@@ -34,8 +33,6 @@ def test_a_lesson_runs_at_the_laptop_preset(notebook, tmp_path, monkeypatch):
     parameters = preset_parameters(notebook, "laptop")
     assert "quick" not in parameters  # the checks of a full run, not loosened
     output = tmp_path / notebook.name
-    pm.execute_notebook(str(notebook), str(output), parameters=parameters,
-                        cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                        execution_timeout=900)
+    execute(notebook, output, parameters, timeout=900)
     cells = json.loads(output.read_text())["cells"]
     assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

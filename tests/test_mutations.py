@@ -17,7 +17,7 @@ import papermill as pm
 import pytest
 
 from utils import ROOT, colab
-from utils.run_notebooks import quick_parameters
+from utils.run_notebooks import execute, quick_parameters
 
 #: (bug, file in utils/, text, replacement, notebooks whose quick runs must each fail)
 MUTATIONS = [
@@ -65,9 +65,7 @@ def test_a_planted_bug_fails_a_quick_run(bug, module, old, new, notebook, tmp_pa
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     path = ROOT / "notebooks" / f"{notebook}.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as failure:
-        pm.execute_notebook(str(path), str(tmp_path / path.name),
-                            parameters=quick_parameters(path), cwd=str(path.parent),
-                            kernel_name="python3", progress_bar=False, execution_timeout=600)
+        execute(path, tmp_path / path.name, quick_parameters(path), timeout=600)
     # it failed on a check of the bug, not on an import or a typo of the copy
     assert failure.value.ename in ("AssertionError", "ExerciseCheckFailed"), (
         bug, failure.value.ename, failure.value.evalue)
@@ -85,6 +83,4 @@ def test_the_kernel_imports_the_mutated_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "results"))
     path = ROOT / "notebooks" / "02_backprop_through_time.ipynb"
     with pytest.raises(pm.PapermillExecutionError, match="the mutated copy is in use"):
-        pm.execute_notebook(str(path), str(tmp_path / path.name),
-                            parameters=quick_parameters(path), cwd=str(path.parent),
-                            kernel_name="python3", progress_bar=False, execution_timeout=300)
+        execute(path, tmp_path / path.name, quick_parameters(path), timeout=300)

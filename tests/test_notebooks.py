@@ -14,7 +14,11 @@ import papermill as pm
 import pytest
 
 from utils import ROOT
-from utils.run_notebooks import all_notebooks, quick_parameters  # shared with `make lab-run`
+from utils.run_notebooks import (  # shared with `make lab-run`
+    all_notebooks,
+    execute,
+    quick_parameters,
+)
 
 NOTEBOOKS = all_notebooks()  # the numbered notebooks, then notebooks/solutions/
 
@@ -34,11 +38,7 @@ def test_notebook_runs_in_quick_mode(notebook, tmp_path, monkeypatch):
     monkeypatch.setenv("BIRNN_STRICT", "1")  # an expected outcome that is not met fails here
     before = notebook.read_bytes()
     output = tmp_path / notebook.name
-    pm.execute_notebook(
-        str(notebook), str(output), parameters=quick_parameters(notebook),
-        cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-        execution_timeout=600,
-    )
+    execute(notebook, output, quick_parameters(notebook), timeout=600)
     assert notebook.read_bytes() == before, "the committed notebook was modified"
     cells = json.loads(output.read_text())["cells"]
     errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -69,9 +69,7 @@ def test_a_wrong_knob_stops_the_notebook_at_its_setup_cell(parameters, tmp_path,
     monkeypatch.setenv("BIRNN_RESULTS_DIR", str(tmp_path / "results"))
     notebook = ROOT / "notebooks" / "04_merge_modes_on_imdb.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as error:
-        pm.execute_notebook(str(notebook), str(tmp_path / notebook.name),
-                            parameters={"quick": True, **parameters}, cwd=str(notebook.parent),
-                            kernel_name="python3", progress_bar=False, execution_timeout=120)
+        execute(notebook, tmp_path / notebook.name, {"quick": True, **parameters}, timeout=120)
     name = next(iter(parameters))
     assert error.value.ename == "ValueError" and error.value.evalue.startswith(name)
     assert "check_parameters" in "".join(error.value.traceback)

@@ -2,6 +2,8 @@
 was, its failed run is kept with the error, and the notebooks after it still run."""
 
 import json
+import os
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -42,6 +44,21 @@ def test_a_failing_notebook_is_kept_aside_and_the_committed_one_untouched(tmp_pa
     assert "".join(ran["cells"][-1]["outputs"][0]["text"]) == "2\n"
     assert ran["metadata"]["papermill"]["output_path"] == "notebooks/02_good.ipynb"
     assert not list((tmp_path / "build" / "runs").iterdir())  # nothing half-written left
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(os.name == "nt", reason="Windows has no Unix sockets: its kernels keep TCP")
+def test_kernels_talk_over_sockets_of_their_own_not_tcp_ports(tmp_path):
+    """Kernels started side by side (make test's workers, make run's two) cannot race for a TCP
+    port: a kernel's sockets are files in a folder of its own, removed when it ends."""
+    code = ("import json, ipykernel.connect as c\n"
+            "info = json.load(open(c.get_connection_file()))\n"
+            "print(info['transport'], info['ip'])")
+    ran = run_notebooks.execute(notebook_with(tmp_path / "a.ipynb", code), tmp_path / "b.ipynb",
+                                timeout=120)
+    transport, ip = ran.cells[-1].outputs[0]["text"].split()
+    assert transport == "ipc" and Path(ip).name == "kernel"
+    assert not Path(ip).parent.exists()
 
 
 def test_the_laptop_preset_lies_between_quick_and_full():

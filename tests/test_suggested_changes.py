@@ -17,7 +17,7 @@ import papermill as pm
 import pytest
 
 from utils import ROOT
-from utils.run_notebooks import all_notebooks, quick_parameters
+from utils.run_notebooks import all_notebooks, execute, quick_parameters
 from utils.teaching import exercise_texts
 
 #: (notebook stem prefix, the change, the exercises it applies: (lesson, number, parameter)).
@@ -79,10 +79,7 @@ def test_a_suggested_change_runs_top_to_bottom(prefix, change, exercises, tmp_pa
     declared = pm.inspect_notebook(str(notebook))
     assert set(change) <= set(declared), (notebook.name, set(change) - set(declared))
     output = tmp_path / notebook.name
-    pm.execute_notebook(str(notebook), str(output),
-                        parameters={**quick_parameters(notebook), **change},
-                        cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                        execution_timeout=600)
+    execute(notebook, output, {**quick_parameters(notebook), **change}, timeout=600)
     cells = json.loads(output.read_text())["cells"]
     assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
 
@@ -116,7 +113,5 @@ def test_a_lesson_parameter_outside_its_choices_is_refused_with_the_fix(tmp_path
     cell, naming the parameter and its choices."""
     notebook = ROOT / "notebooks" / "02_backprop_through_time.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as error:
-        pm.execute_notebook(str(notebook), str(tmp_path / notebook.name),
-                            parameters={"merge": "mul"}, cwd=str(notebook.parent),
-                            kernel_name="python3", progress_bar=False, execution_timeout=120)
+        execute(notebook, tmp_path / notebook.name, {"merge": "mul"}, timeout=120)
     assert error.value.ename == "ValueError" and "merge" in error.value.evalue

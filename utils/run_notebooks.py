@@ -187,18 +187,44 @@ def run_lab(prefixes: list[str] | None = None, preset: str = "quick",
     return times
 
 
+def kernel_config(folder):
+    """Jupyter's configuration for one kernel: on Linux and macOS it talks over Unix sockets in
+    `folder` instead of TCP ports. A TCP port is picked free and bound by the kernel a moment
+    later, and with kernels starting side by side another process can take it first (2026-12-07,
+    `make test`: "ZMQError: Address already in use", then "Kernel didn't respond in 60 seconds").
+    Windows has no such sockets and keeps TCP."""
+    from traitlets.config import Config
+
+    if os.name == "nt":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
+
+
+def execute(notebook, output, parameters=None, timeout=600, progress=False, **options):
+    """`papermill.execute_notebook` in this process, the paths as given: the kernel runs in the
+    notebook's folder and talks over sockets in a temporary folder of its own (`kernel_config`).
+    Raises papermill's `PapermillExecutionError` when a cell raises."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="birnn-kernel-") as sockets:
+        return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
+                                   cwd=str(Path(notebook).parent), kernel_name="python3",
+                                   progress_bar=progress, execution_timeout=timeout,
+                                   config=kernel_config(sockets), **options)
+
+
 def papermill(notebook, output, parameters, timeout, progress=False,
               env=None) -> tuple[str, float, str]:
-    """Execute `notebook` into `output` with papermill in a process of its own (its kernel runs
+    """Execute `notebook` into `output` with `execute` in a process of its own (its kernel runs
     in the notebook's folder, with the environment `env`, by default this process's), the paths
     as given. Returns (status, seconds, error): status "ok" or "failed", the error's last line."""
     import json
     import subprocess
 
-    command = [sys.executable, "-m", "papermill", str(notebook), str(output),
-               "-y", json.dumps(parameters or {}), "--cwd", str(Path(notebook).parent),
-               "-k", "python3", "--execution-timeout", str(timeout),
-               "--progress-bar" if progress else "--no-progress-bar"]
+    arguments = {"notebook": str(notebook), "output": str(output), "parameters": parameters,
+                 "timeout": timeout, "progress": progress}
+    command = [sys.executable, "-c", "import json, sys; from utils.run_notebooks import execute; "
+               "execute(**json.loads(sys.argv[1]))", json.dumps(arguments)]
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
