@@ -56,7 +56,7 @@ def grid(tiny, tmp_path_factory):
     return results, folder
 
 
-def test_schema_one_row_per_variant_and_seed(grid):
+def check_schema_one_row_per_variant_and_seed(tiny, grid):
     results, _ = grid
     assert list(results.columns) == COLUMNS
     assert sorted(zip(results.variant, results.seed, strict=True)) == [
@@ -69,7 +69,7 @@ def test_schema_one_row_per_variant_and_seed(grid):
     assert gru > simple  # a GRU cell has three times the recurrent weights
 
 
-def test_best_epoch_is_the_lowest_validation_loss(grid):
+def check_best_epoch_is_the_lowest_validation_loss(tiny, grid):
     results, _ = grid
     for row in results.itertuples():
         losses = [epoch["val_loss"] for epoch in row.history]
@@ -77,7 +77,7 @@ def test_best_epoch_is_the_lowest_validation_loss(grid):
         assert row.val_loss == pytest.approx(min(losses))
 
 
-def test_same_seed_same_numbers(tiny, grid):
+def check_same_seed_same_numbers(tiny, grid):
     results, _ = grid
     again = run_grid({"simple": build()}, tiny, seeds=[1], epochs=3, batch_size=32,
                      progress=False)
@@ -87,13 +87,13 @@ def test_same_seed_same_numbers(tiny, grid):
     assert [e["loss"] for e in again.history[0]] == [e["loss"] for e in first.history]
 
 
-def test_different_seeds_differ(grid):
+def check_different_seeds_differ(tiny, grid):
     results, _ = grid
     simple = results.query("variant == 'simple'")
     assert simple.history.iloc[0][0]["loss"] != simple.history.iloc[1][0]["loss"]
 
 
-def test_results_files_round_trip(grid):
+def check_results_files_round_trip(tiny, grid):
     results, folder = grid
     back = load_results("tiny", folder)
     pd.testing.assert_frame_equal(back.drop(columns="history"), results.drop(columns="history"))
@@ -103,12 +103,25 @@ def test_results_files_round_trip(grid):
     assert {"epoch", "loss", "val_accuracy", "seconds", "variant", "seed"} <= set(long.columns)
 
 
-def test_history_frame_is_long(grid):
+def check_history_frame_is_long(tiny, grid):
     results, _ = grid
     long = history_frame(results)
     assert len(long) == results.epochs_run.sum()
     assert long.groupby(["variant", "seed"]).epoch.max().tolist() == (
         results.sort_values(["variant", "seed"]).epochs_run.tolist())
+
+
+def test_run_grid_on_a_tiny_task(tiny, grid, subtests):
+    """`run_grid` trained once (the grid takes 15 s; one test, not one per check, so that
+    `make test`'s workers do not each train it again), then each property as a subtest."""
+    for check in (check_schema_one_row_per_variant_and_seed,
+                  check_best_epoch_is_the_lowest_validation_loss,
+                  check_same_seed_same_numbers,
+                  check_different_seeds_differ,
+                  check_results_files_round_trip,
+                  check_history_frame_is_long):
+        with subtests.test(check.__name__.removeprefix("check_")):
+            check(tiny, grid)
 
 
 def test_paired_differences_by_seed():

@@ -165,7 +165,7 @@ def test_frozen_model_trains_only_its_head_as_a_head_on_states_computed_once(tin
                                frozen.predict(tiny.x_test, verbose=0), atol=1e-5)
 
 
-def test_run_two_losses_rows_models_and_files(grid):
+def check_run_two_losses_rows_models_and_files(tiny, grid):
     results, models, folder = grid
     assert list(results.columns) == experiments.COLUMNS
     assert sorted(results.variant.unique()) == sorted(VARIANTS)
@@ -210,7 +210,7 @@ def test_run_two_losses_rows_models_and_files(grid):
     assert (folder / "tiny_two_losses_history.csv").exists()
 
 
-def test_reported_test_accuracy_is_the_returned_models(tiny, grid):
+def check_reported_test_accuracy_is_the_returned_models(tiny, grid):
     results, models, _ = grid
     by = results.set_index(["variant", "seed"])
     for variant, key in ((ONE_LOSS, "one_loss"), (TWO_LOSSES, "combined"), (FROZEN, "frozen"),
@@ -366,7 +366,7 @@ def test_expected_calibration_error():
         expected_calibration_error([0.5], [1], bins=0)
 
 
-def test_calibration_table_reads_the_models_it_is_given(tiny, grid):
+def check_calibration_table_reads_the_models_it_is_given(tiny, grid):
     _, models, _ = grid
     table = calibration_table(models, {ONE_LOSS: "one_loss", TWO_LOSSES: "combined"},
                               tiny.x_val, tiny.y_val)
@@ -376,6 +376,16 @@ def test_calibration_table_reads_the_models_it_is_given(tiny, grid):
     assert row["accuracy"] == pytest.approx(np.mean((p > 0.5) == tiny.y_val))
     assert row["ECE"] == pytest.approx(expected_calibration_error(p, tiny.y_val))
     assert row["share p < 0.05 or p > 0.95"] == pytest.approx(np.mean(np.abs(p - 0.5) > 0.45))
+
+
+def test_run_two_losses_on_a_tiny_task(tiny, grid, subtests):
+    """`run_two_losses` trained once (20 s; one test, not one per check, so that `make test`'s
+    workers do not each train it again), then each property as a subtest."""
+    for check in (check_run_two_losses_rows_models_and_files,
+                  check_reported_test_accuracy_is_the_returned_models,
+                  check_calibration_table_reads_the_models_it_is_given):
+        with subtests.test(check.__name__.removeprefix("check_")):
+            check(tiny, grid)
 
 
 def test_neighbour_xor_data_needs_both_sides():
