@@ -200,7 +200,7 @@ def kernel_config(folder):
     return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
 
 
-def execute(notebook, output, parameters=None, timeout=600, progress=False, **options):
+def execute(notebook, output, parameters=None, timeout=600, progress=False):
     """`papermill.execute_notebook` in this process, the paths as given: the kernel runs in the
     notebook's folder and talks over sockets in a temporary folder of its own (`kernel_config`).
     Raises papermill's `PapermillExecutionError` when a cell raises."""
@@ -210,7 +210,7 @@ def execute(notebook, output, parameters=None, timeout=600, progress=False, **op
         return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
                                    cwd=str(Path(notebook).parent), kernel_name="python3",
                                    progress_bar=progress, execution_timeout=timeout,
-                                   config=kernel_config(sockets), **options)
+                                   config=kernel_config(sockets))
 
 
 def papermill(notebook, output, parameters, timeout, progress=False,
