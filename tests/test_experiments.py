@@ -14,6 +14,7 @@ from utils.experiments import (
     paired_differences,
     run_grid,
 )
+from utils.notebook import build_optimizer, set_seed
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,29 @@ def test_run_grid_on_a_tiny_task(tiny, grid, subtests):
                   check_history_frame_is_long):
         with subtests.test(check.__name__.removeprefix("check_")):
             check(tiny, grid)
+
+
+def test_an_optimizer_built_before_fit_traces_the_step_once_to_the_same_weights(tiny):
+    """`build_optimizer` (what `train_one`, `fit_and_score` and `train_side_by_side` call before
+    `fit`): the training step is traced once instead of twice, and training ends at exactly
+    the weights it reaches without it."""
+    def trained(prebuild):
+        set_seed(0)
+        model = build()()
+        model.compile(keras.optimizers.Adam(1e-2, clipnorm=1.0), "binary_crossentropy")
+        if prebuild:
+            build_optimizer(model)
+        traces, step = [], model.train_step
+        model.train_step = lambda data: traces.append(1) or step(data)
+        model.fit(tiny.x_train, tiny.y_train, epochs=2, batch_size=32, verbose=0)
+        return len(traces), model.get_weights()
+
+    (once, built), (_, lazy) = trained(True), trained(False)
+    assert once == 1
+    for a, b in zip(built, lazy, strict=True):
+        np.testing.assert_array_equal(a, b)
+    model = build()()
+    build_optimizer(model)  # not compiled: nothing to build, no error
 
 
 def test_paired_differences_by_seed():
