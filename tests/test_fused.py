@@ -289,3 +289,40 @@ def test_the_direction_copies_are_the_keras_layers_halves():
     assert not np.allclose(fused.forward_layer(x), ref.forward_layer(x), atol=1e-3)
     with pytest.raises(ValueError, match="not built"):
         _ = FusedBidirectionalSimpleRNN(3).forward_layer
+
+
+def test_the_loops_are_traced_once_for_every_model_and_compute_what_they_computed_inline(
+        monkeypatch):
+    """`fused._traced`: the loops (and their hand-written gradient) are traced by the first model
+    that trains, then reused by the next one of the same width; a model trained that way ends at
+    exactly the weights it reaches with the loops traced inline in its own graph."""
+    from utils import fused as module
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(1, 30, (32, 8))
+    ids[:16, 5:] = 0
+    y = rng.integers(0, 2, 32).astype("float32")
+    traces = []
+    loop = module._loop
+    monkeypatch.setattr(module, "_loop", lambda *args: traces.append(1) or loop(*args))
+
+    def trained():
+        set_seed(0)
+        model = sentiment_model("both", fused=True, pooling="avg", dropout=0.3, units=4,
+                                embed_dim=3, vocab_size=30, maxlen=8)
+        model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
+        model.fit(ids, y, batch_size=16, epochs=1, verbose=0)
+        return model.get_weights(), model.predict(ids, verbose=0)
+
+    module._traced.cache_clear()  # no graph left from an earlier test
+    first = trained()
+    after_first = len(traces)
+    second = trained()
+    assert after_first > 0 and len(traces) == after_first  # the second model traced no loop
+    monkeypatch.setattr(module, "_traced", lambda recurrence: recurrence)  # inline, as before
+    inline = trained()
+    assert len(traces) > after_first
+    for a, b, c in zip(first[0] + [first[1]], second[0] + [second[1]], inline[0] + [inline[1]],
+                       strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
