@@ -287,13 +287,19 @@ def test_movie_split_of_the_real_training_reviews():
 
 
 def test_review_files_lists_the_reviews_in_the_order_keras_reads_them(fake_data_dir):
-    """`review_files` (no private Keras import) names each review `read_reviews` returns, in
-    the same order: the i-th path's text is the i-th text."""
+    """`read_reviews` (plain file reads, in the order of `review_files`) returns the bytes and
+    labels `keras.utils.text_dataset_from_directory` reads, in its order."""
+    import keras
+
     folder = fake_data_dir / "aclImdb" / "train"
     (folder / "pos" / "10_9.txt").write_text("a tenth positive review sorts between 1 and 2")
     texts, labels = imdb.read_reviews(folder)
+    dataset = keras.utils.text_dataset_from_directory(
+        folder, class_names=list(imdb.CLASS_NAMES), batch_size=None, shuffle=False, verbose=False)
+    read = list(dataset.as_numpy_iterator())
+    assert list(texts) == [text for text, _ in read] and b"a tenth positive" in b"".join(texts)
+    assert list(labels) == [label for _, label in read]
     paths = imdb.review_files(folder)
-    assert [open(p, encoding="utf-8").read() for p in paths] == [t.decode() for t in texts]
     assert [p.split(os.sep)[-2] for p in paths] == [imdb.CLASS_NAMES[y] for y in labels]
 
 

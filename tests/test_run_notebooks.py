@@ -3,13 +3,15 @@ was, its failed run is kept with the error, and the notebooks after it still run
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
-from utils import run_notebooks
+from utils import ROOT, run_notebooks
 
 
 def notebook_with(path, code):
@@ -133,3 +135,19 @@ def test_run_executes_two_at_a_time_and_a_speed_notebook_alone(tmp_path, monkeyp
         "01_one": "ok", "02_two": "ok", "03_alone": "ok", "04_bad": "failed"}
     assert (tmp_path / "build" / "failed" / "04_bad.ipynb").exists()
     assert not (tmp_path / "results" / "run_totals.csv").exists()  # not a complete clean run
+
+
+def test_the_runner_imports_no_tensorflow_and_a_notebook_s_first_import_quiets_it():
+    """`make run` starts a process per notebook that imports `utils.run_notebooks`: it must not
+    import TensorFlow (5 s of CPU each time). A notebook's first import, `from utils import
+    setup_notebook`, loads it without TensorFlow's C++ start-up notes."""
+    code = ("import sys, utils.run_notebooks; print('tensorflow' in sys.modules); "
+            "from utils import HandmadeBidirectional, setup_notebook; "
+            "print('tensorflow' in sys.modules, setup_notebook.__module__, "
+            "HandmadeBidirectional.__module__)")
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, env=environment)
+    assert result.stdout.split() == ["False", "True", "utils.notebook", "utils.layers"], (
+        result.stdout + result.stderr[-2000:])
+    assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower(), result.stderr

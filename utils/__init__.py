@@ -39,10 +39,24 @@ Figures and running
 - `utils.report`: the README's results section, from `results/`.
 """
 
-from .notebook import set_seed, setup_notebook  # first: it quiets TensorFlow's C++ logs
 from .paths import DATA_DIR, FIGURES_DIR, RESULTS_DIR, ROOT
 
-from .layers import HandmadeBidirectional  # isort: skip (after .notebook: it quiets TF)
+#: Imported on first use (PEP 562), so that `utils.paths` or `utils.run_notebooks` (make run's
+#: process for each notebook) do not import TensorFlow: 5 s of CPU each. A notebook's first
+#: import, `from utils import setup_notebook`, loads `utils.notebook`, which quiets
+#: TensorFlow's C++ start-up notes as it imports it.
+_LAZY = {"set_seed": "notebook", "setup_notebook": "notebook", "HandmadeBidirectional": "layers"}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'utils' has no attribute {name!r}")
+    import importlib
+
+    from . import notebook  # noqa: F401  (first: it quiets TensorFlow's C++ logs)
+
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+
 
 __all__ = [
     "DATA_DIR",

@@ -15,13 +15,14 @@ What happens, in order:
    checksum is moved aside (and the message says where), one with an alternative checksum
    listed in the environment variable `BIRNN_IMDB_ALTERNATIVE_MD5` is used with a warning.
    `train/unsup` holds unlabelled reviews: ignored.
-2. **Read them** with `keras.utils.text_dataset_from_directory` (label 0 = neg, 1 = pos),
-   optionally keep a balanced `subset`, and split a validation set off the training
-   reviews, seeded and balanced. By default (`split="movie"`) all reviews of one movie
-   (named by `train/urls_*.txt`) fall on the same side, so validation never scores a
-   model on movies it was trained on; `split="review"` is the plain random split. The
-   test set is kept apart (Maas et al. drew its movies apart from the training movies:
-   one IMDb id of the 3,581 in test also names training reviews).
+2. **Read them**: the bytes and order of `keras.utils.text_dataset_from_directory` (label
+   0 = neg, 1 = pos), read as plain files; optionally keep a balanced `subset`, and split a
+   validation set off the training reviews, seeded and balanced. By default
+   (`split="movie"`) all reviews of one movie (named by `train/urls_*.txt`) fall on the
+   same side, so validation never scores a model on movies it was trained on;
+   `split="review"` is the plain random split. The test set is kept apart (Maas et al.
+   drew its movies apart from the training movies: one IMDb id of the 3,581 in test also
+   names training reviews).
 3. **Vectorize** with `keras.layers.TextVectorization`, adapted on the training text only
    (the validation and test reviews never influence the vocabulary): lower case, `<br />`
    tags and punctuation removed, the `vocab_size` most frequent words kept (index 0 is
@@ -422,25 +423,16 @@ def read_reviews(folder: Path, keep: np.ndarray | None = None) -> tuple[np.ndarr
     """All reviews of one split folder (`train/` or `test/`) as (texts, labels), in file order;
     with `keep` (indices into that order), only those reviews, in the order of `keep`, and only
     their files are read (a subset of a few hundred reviews then takes a fraction of a second).
+    The bytes and the order are those of `keras.utils.text_dataset_from_directory` with
+    `shuffle=False` (a test compares them), read as plain files: about twice as fast as
+    its dataset.
 
     Every review must be UTF-8 text: one that is not raises `ImdbDataError` naming it.
     """
-    import keras
-
     paths = review_files(folder)
-    if keep is not None:  # the same bytes that text_dataset_from_directory reads
-        keep = np.asarray(keep, dtype=int)
-        texts = np.array([Path(paths[i]).read_bytes() for i in keep], dtype=object)
-        labels = review_labels(folder, paths)[keep]
-    else:
-        dataset = keras.utils.text_dataset_from_directory(
-            folder, labels="inferred", class_names=list(CLASS_NAMES),
-            batch_size=1024, shuffle=False, verbose=False,
-        )
-        batches = list(dataset.as_numpy_iterator())
-        texts = np.concatenate([text for text, _ in batches])
-        labels = np.concatenate([label for _, label in batches]).astype(np.int32)
-        keep = np.arange(len(texts))
+    keep = np.arange(len(paths)) if keep is None else np.asarray(keep, dtype=int)
+    texts = np.array([Path(paths[i]).read_bytes() for i in keep], dtype=object)
+    labels = review_labels(folder, paths)[keep]
     for i, text in zip(keep, texts, strict=True):
         try:
             text.decode("utf-8")
