@@ -139,7 +139,7 @@ def test_run_executes_two_at_a_time_and_a_speed_notebook_alone(tmp_path, monkeyp
 
 def test_the_runner_imports_no_tensorflow_and_a_notebook_s_first_import_quiets_it():
     """`make run` starts a process per notebook that imports `utils.run_notebooks`: it must not
-    import TensorFlow (5 s of CPU each time). A notebook's first import, `from utils import
+    import TensorFlow (seconds of CPU each time). A notebook's first import, `from utils import
     setup_notebook`, loads it without TensorFlow's C++ start-up notes."""
     code = ("import sys, utils.run_notebooks; print('tensorflow' in sys.modules); "
             "from utils import HandmadeBidirectional, setup_notebook; "

@@ -42,7 +42,7 @@ Figures and running
 from .paths import DATA_DIR, FIGURES_DIR, RESULTS_DIR, ROOT
 
 #: Imported on first use (PEP 562), so that `utils.paths` or `utils.run_notebooks` (make run's
-#: process for each notebook) do not import TensorFlow: 5 s of CPU each. A notebook's first
+#: process for each notebook) do not import TensorFlow, which costs seconds. A notebook's first
 #: import, `from utils import setup_notebook`, loads `utils.notebook`, which quiets
 #: TensorFlow's C++ start-up notes as it imports it.
 _LAZY = {"set_seed": "notebook", "setup_notebook": "notebook", "HandmadeBidirectional": "layers"}

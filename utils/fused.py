@@ -191,10 +191,9 @@ def _traced(recurrence):
     (`reduce_retracing`: then once for all lengths and batches), and that graph, with its
     gradient, reused by every layer and model of the process. Inline, the loops were traced
     again in every model, for each of the training, test and prediction functions and each of
-    the `parallel_loops`: the largest part of tracing a small model (a quick-size model's fit,
-    evaluate and predict: 2.96 s -> 2.07 s, medians on 2 cores, 2026-12-07). The same
-    operations, so the same numbers, bit for bit (`tests/test_fused.py`). The cache holds the
-    function itself, so a replaced `_recurrence` (solutions 08, exercise 4) gets its own."""
+    the `parallel_loops`: the largest part of tracing a small model. The same operations,
+    so the same numbers, bit for bit (`tests/test_fused.py`). The cache holds the function
+    itself, so a replaced `_recurrence` (solutions 08, exercise 4) gets its own."""
     return tf.function(recurrence, reduce_retracing=True)
 
 

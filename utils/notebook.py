@@ -115,9 +115,9 @@ def build_optimizer(model) -> None:
     Keras's TensorFlow trainer otherwise creates them while it traces the first training step,
     and a `tf.function` whose first trace created variables traces again: every new model
     would trace its training step twice. Building them first gives the same numbers (they
-    start at zero either way; `tests/test_experiments.py` checks the weights) with one trace,
-    about 0.5 s less of a small model's 3 to 5 s first `fit` on 2 cores. An optimizer already
-    built, a model not compiled or not yet built (its variables unknown): nothing happens.
+    start at zero either way; `tests/test_experiments.py` checks the weights) with one trace.
+    An optimizer already built, a model not compiled or not yet built (its variables
+    unknown): nothing happens.
     """
     optimizer = getattr(model, "optimizer", None)  # None: not compiled
     if model.built and optimizer is not None and not optimizer.built:
