@@ -57,6 +57,8 @@ report: setup
 # of its own, and the short ones fill the end (the order: tests/conftest.py). --maxschedchunk 1
 # hands each worker one test at a time: without it xdist gives each a first run of 70
 # consecutive tests, so one worker ran every notebook test (CI 2026-12-07: 29 min).
+# Each worker forks its notebooks' kernels from a process that has imported TensorFlow once
+# (tests/forked_kernels.py; BIRNN_FORKED_KERNELS=0: as Jupyter starts them).
 # TEST_WORKERS=1 runs one at a time.
 TEST_WORKERS ?= 3
 test: setup lint

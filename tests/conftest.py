@@ -12,6 +12,15 @@ import pytest
 # committed files reads ROOT / "results" explicitly).
 os.environ["BIRNN_RESULTS_DIR"] = tempfile.mkdtemp(prefix="birnn-test-results-")
 
+# Notebook kernels forked from a process that has imported TensorFlow once per worker
+# (tests/forked_kernels.py); BIRNN_FORKED_KERNELS=0 starts each one as jupyter_client does.
+if os.environ.get("BIRNN_FORKED_KERNELS", "1") != "0":
+    from forked_kernels import ForkedKernelManager
+
+    from utils import run_notebooks
+
+    run_notebooks.KERNEL_MANAGER = ForkedKernelManager
+
 
 def pytest_collection_modifyitems(config, items):
     """The order in which `make test` hands tests to its workers (`--dist load

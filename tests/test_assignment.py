@@ -1,12 +1,15 @@
 """The auto-graded assignment (issue 18, item 3): `make assignment` and `make grade`.
 
-The assignment is built once (otter assign, into a temporary folder), then seven notebooks are
+The assignment is built once (otter assign, into a temporary folder), then five notebooks are
 graded with `python utils/grading.py grade`, what `make grade` runs, two at a time: the master
-itself (full marks), the untouched student release (less than half) and five wrong submissions,
-each made by editing one spot of the master's solutions (the solutions notebook otter assign
-writes from the master, without the master's test cells) in memory: each must lose points on its
-own question, and only there. Each grading executes a notebook with TensorFlow (about 25 s of
-CPU), so the file takes two to four minutes on 2 free cores (one test: one worker grades).
+itself (full marks), the untouched student release (less than half) and three wrong submissions
+holding five mistakes, each made by editing the master's solutions (the solutions notebook otter
+assign writes from the master, without the master's test cells) in memory. A submission holds
+at most one mistake per question, and the questions test separate functions, so each mistake
+must cost points on its own question, and a question without a mistake keeps full marks. Each
+grading executes a notebook with TensorFlow in a kernel otter starts (not forked: see
+`forked_kernels.py`), so the file takes about two minutes on 2 free cores (one test: one worker
+grades).
 """
 
 import json
@@ -24,8 +27,9 @@ from utils.run_notebooks import all_notebooks
 
 pytestmark = pytest.mark.notebook  # executes notebooks: slow
 
-#: name -> (question that must lose points, [(text in the master's solutions, replacement)]).
-WRONG = {
+#: Five mistakes (a name, the question that must lose points, [(text in the master's
+#: solutions, replacement)]), graded three submissions at a time: `SUBMISSIONS`.
+MISTAKES = {
     "no flip-back": ("q1", [("backward = ops.flip(backward, axis=1)", "pass")]),
     "flip applied twice (input flipped too)": (
         "q1", [("backward_rnn(x, mask=mask)", "backward_rnn(ops.flip(x, axis=1), mask=mask)")]),
@@ -43,6 +47,13 @@ WRONG = {
         "fit(one_direction(backwards=True)))",
     )]),
 }
+#: Each wrong submission: its mistakes, at most one per question (a grading costs about 25 s of
+#: CPU, so five mistakes share three notebooks).
+SUBMISSIONS = [
+    ("no flip-back", "sign error in the BPTT sweep"),
+    ("flip applied twice (input flipped too)", "two-loss plan trained where one loss was asked"),
+    ("backward half ignored in the merge",),
+]
 GRADING = str(ROOT / "utils" / "grading.py")  # what make assignment / make grade run
 LINE = re.compile(r"^(q\d|score): (\S+) / (\S+)$")
 
@@ -101,10 +112,11 @@ def grade_all(assignment, folder) -> dict:
     """Every submission graded once, two at a time: {name: grade(...)}."""
     submissions = {"master": MASTER,
                    "student release": assignment / "student" / "birnn_assignment.ipynb"}
-    for i, (name, (_, edits)) in enumerate(WRONG.items()):
+    for i, mistakes in enumerate(SUBMISSIONS):
         path = folder / f"wrong_{i}.ipynb"
+        edits = [edit for mistake in mistakes for edit in MISTAKES[mistake][1]]
         path.write_text(json.dumps(edited_solutions(assignment, edits)))
-        submissions[name] = path
+        submissions[" + ".join(mistakes)] = path
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(grade, path, assignment)
                    for name, path in submissions.items()}
@@ -121,12 +133,23 @@ def problems(name, scores) -> list[str]:
             f"the master: {scores}"]
     if name == "student release":
         return [] if got < possible / 2 else [f"the untouched release: {scores}"]
-    question = WRONG[name][0]
-    found = [] if scores[question][0] < scores[question][1] else [
-        f"{name}: no points lost on {question}: {scores}"]
+    mistakes = name.split(" + ")
+    questions = {MISTAKES[mistake][0]: mistake for mistake in mistakes}
+    found = [f"{mistake}: no points lost on {question}: {scores}"
+             for question, mistake in questions.items()
+             if scores[question][0] == scores[question][1]]
     return found + [f"{name} lost points on {other}: {scores}"
-                    for other in sorted({"q1", "q2", "q3"} - {question})
+                    for other in sorted({"q1", "q2", "q3"} - set(questions))
                     if scores[other][0] != scores[other][1]]
+
+
+def test_each_wrong_submission_holds_at_most_one_mistake_per_question():
+    """What makes a shared submission fair: each mistake graded once, on its own question."""
+    graded = [mistake for mistakes in SUBMISSIONS for mistake in mistakes]
+    assert sorted(graded) == sorted(MISTAKES)
+    for mistakes in SUBMISSIONS:
+        questions = [MISTAKES[mistake][0] for mistake in mistakes]
+        assert len(set(questions)) == len(questions), mistakes
 
 
 def test_assign_then_every_submission_scores_where_it_should(tmp_path):

@@ -41,7 +41,7 @@ import pandas as pd
 import tensorflow as tf
 
 from .layers import HandmadeBidirectional
-from .notebook import build_optimizer, quiet_retracing, set_seed
+from .notebook import build_training_state, quiet_retracing, set_seed
 
 
 @contextlib.contextmanager
@@ -273,7 +273,7 @@ def train_side_by_side(
     # The same initial weights in both (set_weights checks that the shapes agree).
     models["keras"].set_weights(models["handmade"].get_weights())
     for model in models.values():
-        build_optimizer(model)  # the warm-up then traces each step once, not twice
+        build_training_state(model, data.x_train, data.y_train)  # the warm-up traces each step once
     validation_data = batches(data.x_val, data.y_val, batch_size) if validation else None
 
     rows = []

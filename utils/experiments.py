@@ -40,7 +40,7 @@ from tqdm import tqdm  # the text bar: it works in JupyterLab and in saved outpu
 
 from .maths import t_quantile_975
 from .models import DIRECTION_NAMES, sentiment_model
-from .notebook import build_optimizer, check_parameters, quiet_retracing, set_seed
+from .notebook import build_training_state, check_parameters, quiet_retracing, set_seed
 from .paths import RESULTS_DIR
 
 #: Columns of the DataFrame `run_grid` returns, in order.
@@ -124,7 +124,7 @@ def train_one(
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
-    build_optimizer(model)  # fit then traces its step once, not twice
+    build_training_state(model, data.x_train, data.y_train)  # fit traces its step once, not twice
     timer = EpochTimer()
     stop = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True

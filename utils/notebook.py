@@ -109,19 +109,30 @@ def quiet_retracing():
         logger.setLevel(level)
 
 
-def build_optimizer(model) -> None:
-    """Create the compiled `model`'s optimizer variables (Adam's moments) now, before `fit`.
+def build_training_state(model, x=None, y=None) -> None:
+    """Create, before `fit`, the variables Keras's TensorFlow trainer would otherwise create
+    while it traces the first training step: the optimizer's (Adam's moments) and, given a
+    training input `x` and its labels `y`, the compiled metrics' (`accuracy`'s total and count).
 
-    Keras's TensorFlow trainer otherwise creates them while it traces the first training step,
-    and a `tf.function` whose first trace created variables traces again: every new model
-    would trace its training step twice. Building them first gives the same numbers (they
-    start at zero either way; `tests/test_experiments.py` checks the weights) with one trace.
-    An optimizer already built, a model not compiled or not yet built (its variables
-    unknown): nothing happens.
+    A `tf.function` whose first trace created variables traces again: without this, every new
+    model traces its training step twice. The metrics are chosen from the shapes of the labels
+    and of the model's output, as `fit` chooses them; the first example of `x` and `y` is
+    enough. The same numbers either way (`tests/test_experiments.py` checks the weights and the
+    history). Nothing happens for a model not compiled or not built; the metrics are left for
+    `fit` to build when the model has several outputs.
     """
     optimizer = getattr(model, "optimizer", None)  # None: not compiled
-    if model.built and optimizer is not None and not optimizer.built:
+    if not model.built or optimizer is None:
+        return
+    if not optimizer.built:
         optimizer.build(model.trainable_variables)
+    outputs = getattr(model, "outputs", None) or []  # a functional model's output tensors
+    if y is None or len(outputs) != 1 or all(getattr(m, "built", True) for m in model.metrics):
+        return
+    shape = (1, *(size or 1 for size in outputs[0].shape[1:]))  # one example
+    first = None if x is None else np.asarray(x)[:1]
+    model.compute_metrics(first, np.asarray(y)[:1], np.zeros(shape, "float32"))
+    model.reset_metrics()  # built, and counting nothing yet
 
 
 def setup_notebook(seed: int = 42, quiet: bool = False) -> None:

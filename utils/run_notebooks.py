@@ -57,6 +57,7 @@ QUICK = {
     "units": 8,
     "embed_dim": 8,
     "timing_epochs": 3,
+    "timing_reviews": 128,  # notebook 03's timing run: two batches an epoch
 }
 
 
@@ -200,6 +201,12 @@ def kernel_config(folder):
     return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
 
 
+#: The kernel manager papermill starts kernels with (None: jupyter_client's own). `make test`
+#: sets one whose kernels are forked from a process that has imported TensorFlow already
+#: (`tests/forked_kernels.py`).
+KERNEL_MANAGER = None
+
+
 def execute(notebook, output, parameters=None, timeout=600, progress=False):
     """`papermill.execute_notebook` in this process, the paths as given: the kernel runs in the
     notebook's folder and talks over sockets in a temporary folder of its own (`kernel_config`).
@@ -210,7 +217,9 @@ def execute(notebook, output, parameters=None, timeout=600, progress=False):
         return pm.execute_notebook(str(notebook), str(output), parameters=parameters or {},
                                    cwd=str(Path(notebook).parent), kernel_name="python3",
                                    progress_bar=progress, execution_timeout=timeout,
-                                   config=kernel_config(sockets))
+                                   config=kernel_config(sockets),
+                                   **({} if KERNEL_MANAGER is None
+                                      else {"kernel_manager_class": KERNEL_MANAGER}))
 
 
 def papermill(notebook, output, parameters, timeout, progress=False,

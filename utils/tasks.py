@@ -275,10 +275,10 @@ def fit_and_score(model, data: TaggingData, epochs: int, batch_size: int = 64,
 
     import keras
 
-    from .notebook import build_optimizer, quiet_retracing
+    from .notebook import build_training_state, quiet_retracing
 
     model.compile(keras.optimizers.Adam(learning_rate, clipnorm=1.0), "binary_crossentropy")
-    build_optimizer(model)  # fit then traces its step once, not twice
+    build_training_state(model)  # fit traces its step once, not twice (no metrics to build)
     start = time.perf_counter()
     model.fit(data.x_train, data.y_train[..., None].astype("float32"),
               sample_weight=(data.x_train > 0).astype("float32"), epochs=epochs,
