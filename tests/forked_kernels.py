@@ -1,7 +1,7 @@
 """Notebook kernels forked from a process that has already imported TensorFlow (make test only).
 
 Every notebook test starts a fresh kernel, and each kernel's first import (TensorFlow and Keras)
-costs about 4 s of CPU: over the 60-odd notebook runs of `make test`, a fifth of its CPU time.
+costs seconds of CPU, again in each of the 60-odd notebook runs of `make test`.
 Here each pytest worker starts one *zygote* (`serve`): a process that imports the third-party
 libraries a kernel imports first (TensorFlow, Keras, NumPy, pandas, ipykernel), and nothing of
 `utils` (its modules read environment variables when imported). `ForkedKernelManager`, which
