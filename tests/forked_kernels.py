@@ -105,6 +105,10 @@ def _run_kernel(argv: list[str], env: dict, cwd: str, base: list[str]) -> None:
         code = 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 0
+    except BaseException:  # papermill then reports a dead kernel: say why on stderr
+        import traceback
+
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -148,8 +152,8 @@ class ForkedProcess:
 
 
 class ForkedProvisioner(LocalProvisioner):
-    """Starts an ipykernel by asking the zygote at `ZYGOTE` for a fork; any other kernel as
-    usual."""
+    """Starts an ipykernel by asking the zygote (its socket: `BIRNN_KERNEL_ZYGOTE`) for a fork;
+    any other kernel, or with no zygote, as usual."""
 
     async def launch_kernel(self, cmd, **kwargs):
         address = os.environ.get("BIRNN_KERNEL_ZYGOTE")
