@@ -47,8 +47,8 @@ MISTAKES = {
         "fit(one_direction(backwards=True)))",
     )]),
 }
-#: Each wrong submission: its mistakes, at most one per question (a grading costs about 25 s of
-#: CPU, so five mistakes share three notebooks).
+#: Each wrong submission: its mistakes, at most one per question (each grading runs the whole
+#: notebook, so five mistakes share three notebooks).
 SUBMISSIONS = [
     ("no flip-back", "sign error in the BPTT sweep"),
     ("flip applied twice (input flipped too)", "two-loss plan trained where one loss was asked"),
