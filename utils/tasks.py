@@ -307,9 +307,10 @@ def recall_by_kind(data: TaggingData, probabilities, threshold) -> dict:
 
 
 def gap_table(results, one_direction=("forward only", "backward only")):
-    """Per seed: the best bidirectional and the best one-direction test F1 (best = highest
-    mean over seeds) and their difference, `gap`."""
-    means = results.groupby("variant")["test_f1"].mean()
+    """Per seed: the test F1 of the best bidirectional and of the best one-direction variant
+    and their difference, `gap`. Best = the highest mean **validation** F1 over seeds (`val_f1`):
+    the test reviews pick nothing, they only score the two picked."""
+    means = results.groupby("variant")["val_f1"].mean()
     one = means[means.index.isin(one_direction)].idxmax()
     both = means[~means.index.isin(one_direction)].idxmax()
     table = results.pivot(index="seed", columns="variant", values="test_f1")[[both, one]]
