@@ -301,3 +301,18 @@ def test_params_from_keras_with_handmade_bidirectional(data, merge):
     params = ref.init_params(D, H, merge, seed=10)
     model.set_weights(ref.params_to_keras_weights(params))
     np.testing.assert_allclose(ref.forward(params, x, merge)[0], model(x).numpy()[:, 0], atol=1e-13)
+
+
+def test_a_copy_next_to_a_notebook_imports(tmp_path, monkeypatch, data):
+    """Notebook 02's exercises 1 and 4 copy utils/reference.py next to the notebook and import
+    the copy as a module of its own: it must import there and compute what the original does."""
+    import importlib
+    import shutil
+
+    shutil.copy(ref.__file__, tmp_path / "my_reference.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    copy = importlib.import_module("my_reference")
+    assert copy.__file__ != ref.__file__
+    x, y = data
+    params = ref.init_params(D, H, "concat", seed=3)
+    np.testing.assert_array_equal(copy.forward(params, x)[0], ref.forward(params, x)[0])

@@ -39,7 +39,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from .maths import sigmoid
+# absolute, not `from .maths`: a copy of this file next to a notebook (notebook 02, exercises 1
+# and 4) imports as it is
+from utils.maths import sigmoid
 
 #: The parameter names, in the order Keras stores the weights.
 KERAS_ORDER = ("W_f", "U_f", "b_f", "W_b", "U_b", "b_b", "w_y", "b_y")
@@ -161,7 +163,8 @@ def forward(params: dict, x: np.ndarray, merge: str = "concat") -> tuple[np.ndar
 
     - ``h_f`` (N, T, H): ``h_f[:, t]`` = h^f_{t+1} = tanh(x_{t+1} W^f + h^f_t U^f + b^f)
     - ``h_b`` (N, T, H): ``h_b[:, t]`` = h^b_{t+1} = tanh(x_{t+1} W^b + h^b_{t+2} U^b + b^b)
-    - ``m`` (N, M): the merged summary of h^f_T = ``h_f[:, -1]`` and h^b_1 = ``h_b[:, 0]``
+    - ``m`` (N, M), M = 2H for concat and H otherwise: the merged summary of h^f_T =
+      ``h_f[:, -1]`` and h^b_1 = ``h_b[:, 0]``
     - ``p`` (N,): sigmoid(m w_y + b_y)
     """
     _check_merge(merge)
@@ -250,7 +253,7 @@ def backward(
     # Head: for sigmoid followed by binary cross-entropy, dL/dz = (p - y) / N.
     dz = ((p - y) / N)[:, None]  # (N, 1)
     grads = {"w_y": m.T @ dz, "b_y": dz.sum(axis=0)}
-    dm = dz @ params["w_y"].T  # (N, M)
+    dm = dz @ params["w_y"].T  # (N, M): M = 2H for concat, H for sum and ave
 
     # Merge: how much of dL/dm reaches each direction's last state.
     if merge == "concat":
