@@ -3,7 +3,7 @@
 The assignment is built once (otter assign, into a temporary folder), then five notebooks are
 graded with `python utils/grading.py grade`, what `make grade` runs, two at a time: the master
 itself (full marks), the untouched student release (less than half) and three wrong submissions
-holding five mistakes, each made by editing the master's solutions (the solutions notebook otter
+holding six mistakes, each made by editing the master's solutions (the solutions notebook otter
 assign writes from the master, without the master's test cells) in memory. A submission holds
 at most one mistake per question, and the questions test separate functions, so each mistake
 must cost points on its own question, and a question without a mistake keeps full marks. Each
@@ -27,7 +27,7 @@ from utils.run_notebooks import all_notebooks
 
 pytestmark = pytest.mark.notebook  # executes notebooks: slow
 
-#: Five mistakes (a name, the question that must lose points, [(text in the master's
+#: Six mistakes (a name, the question that must lose points, [(text in the master's
 #: solutions, replacement)]), graded three submissions at a time: `SUBMISSIONS`.
 MISTAKES = {
     "no flip-back": ("q1", [("backward = ops.flip(backward, axis=1)", "pass")]),
@@ -41,6 +41,8 @@ MISTAKES = {
         ("return forward * backward", "return forward * forward"),
     ]),
     "sign error in the BPTT sweep": ("q2", [("dh = da @ U_b.T", "dh = -da @ U_b.T")]),
+    "backward half of the plan not flipped back": ("q3", [
+        ("h = ops.flip(h, axis=1)  # back in reading order", "pass")]),
     "two-loss plan trained where one loss was asked": ("q3", [(
         "one_loss_model = fit(one_loss_tagger())",
         "one_loss_model = glue(fit(one_direction(backwards=False)), "
@@ -48,11 +50,11 @@ MISTAKES = {
     )]),
 }
 #: Each wrong submission: its mistakes, at most one per question (each grading runs the whole
-#: notebook, so five mistakes share three notebooks).
+#: notebook, so six mistakes share three notebooks).
 SUBMISSIONS = [
     ("no flip-back", "sign error in the BPTT sweep"),
     ("flip applied twice (input flipped too)", "two-loss plan trained where one loss was asked"),
-    ("backward half ignored in the merge",),
+    ("backward half ignored in the merge", "backward half of the plan not flipped back"),
 ]
 GRADING = str(ROOT / "utils" / "grading.py")  # what make assignment / make grade run
 LINE = re.compile(r"^(q\d|score): (\S+) / (\S+)$")
@@ -96,7 +98,7 @@ def check_the_release(assignment):
     text += json.dumps(student["metadata"])  # the public tests live there
     assert "ops.flip(backward" not in text and "U_b.T" not in text  # no solutions
     assert "grader.check(\"q1\")" in text  # public tests, run by the student
-    assert "test_q1_concat_sequences" in text
+    assert "test_q1_every_merge_without_mask" in text
     for hidden in ("HIDDEN", "test_q1_masks_with_sequences", "test_q2_edge_sizes",
                    "test_q3_one_loss_learns", "90210"):
         assert hidden not in text, f"{hidden} leaked into the student release"

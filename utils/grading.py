@@ -127,6 +127,53 @@ def fresh_accuracy(model, seed: int, n: int = 500) -> float:
     return float(np.mean((p > 0.5) == data.y_test))
 
 
+def side_dependence(model, n: int = 64, seed: int = 0) -> dict:
+    """How far each labelled step's output reaches to its left and to its right: the largest
+    |d p_t / d x_s| over `n` random bit sequences, for the inputs s before the step's own
+    position t ("left") and after it ("right"). A forward RNN's outputs cannot move with their
+    right (exactly 0), a backward RNN's, put back in reading order, with their left; a tagger
+    that reads both sides moves with both. `model`: a needs-both tagger, input (T + 2, 1),
+    output (T, 1), output j for position t = j + 1."""
+    import numpy as np
+    import tensorflow as tf
+
+    length = model.input_shape[1] - 2
+    x = tf.constant(np.random.default_rng(seed).integers(0, 2, (n, length + 2, 1)), tf.float32)
+    left = right = 0.0
+    for j in range(length):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            p = tf.reduce_sum(model(x)[:, j])  # each sequence's output reads only its own input
+        reach = np.abs(tape.gradient(p, x).numpy()[..., 0]).max(axis=0)  # (T + 2,)
+        left, right = max(left, reach[: j + 1].max()), max(right, reach[j + 2 :].max())
+    return {"left": float(left), "right": float(right)}
+
+
+def has_bidirectional_simple_rnn(model) -> bool:
+    """Whether `model` (or a model inside it) holds `keras.layers.Bidirectional(SimpleRNN)`."""
+    import keras
+
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.Bidirectional):
+            if isinstance(layer.forward_layer, keras.layers.SimpleRNN):
+                return True
+        elif has_bidirectional_simple_rnn(layer):
+            return True
+    return False
+
+
+def cells_to_read(submission) -> list[int]:
+    """The code cells (numbered from 1) of a submission that name `grading`: the hidden tests
+    call `utils.grading` in the submission's own Python process, so such a cell can replace
+    their checks. Otter cannot prevent that (nor can Docker); `grade` names these cells, for
+    the teacher to read. The master's own test cells (`def test_...`) are left out."""
+    cells = json.loads(Path(submission).read_text(encoding="utf-8"))["cells"]
+    code = [("".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"])
+            for cell in cells if cell["cell_type"] == "code"]
+    return [i for i, source in enumerate(code, start=1)
+            if "grading" in source and not source.lstrip().startswith(("def test_", "# HIDDEN"))]
+
+
 # ---------------------------------------------------------------------------------------
 # make assignment, make grade
 # ---------------------------------------------------------------------------------------
@@ -202,6 +249,10 @@ def grade(submission, output: Path = OUTPUT) -> tuple[float, float]:
         print(f"{test['name']}: {test['score']:g} / {test['max_score']:g}")
     score = sum(test["score"] for test in tests)
     possible = sum(test["max_score"] for test in tests)
+    suspect = cells_to_read(path)
+    if suspect:
+        print(f"read by hand: code cell(s) {', '.join(map(str, suspect))} of the submission name "
+              "`grading`, whose checks the hidden tests call; such a cell can replace them.")
     print("q4 (written answer) is graded by hand: not in the score below.")
     print(f"score: {score:g} / {possible:g}")
     return score, possible
