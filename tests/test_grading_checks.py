@@ -61,3 +61,17 @@ def test_cells_that_name_grading_are_pointed_out(tmp_path):
     path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["grading"]}] + [
         {"cell_type": "code", "source": source} for source in cells]}))
     assert cells_to_read(path) == [2]
+
+
+def test_failures_are_read_from_otters_report():
+    from utils.grading import failures
+
+    report = ("q3 results:\n    q3 - 1 result:\n        ✅ Test case passed\n\n    q3 - 2 result:\n"
+              "        ❌ Test case failed\n        Error at line 19 in test q3:\n"
+              "              assert ok, 'no Bidirectional(SimpleRNN) in it'\n"
+              "        AssertionError: no Bidirectional(SimpleRNN) in it\n"
+              "    q3 - 3 result:\n        AssertionError: no Bidirectional(SimpleRNN) in it\n"
+              "        ValueError: shapes differ\n")
+    assert failures(report) == ["AssertionError: no Bidirectional(SimpleRNN) in it",
+                                "ValueError: shapes differ"]
+    assert failures("q1 results: All test cases passed!") == []

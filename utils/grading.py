@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -229,9 +230,17 @@ def check_submission(submission) -> Path:
     return path.resolve()
 
 
+def failures(output: str, most: int = 3) -> list[str]:
+    """The error lines (`AssertionError: ...`) of a question's failed tests in otter's report,
+    each once, at most `most`: what a teacher passes on to the student."""
+    found = re.findall(r"^\s*(\w+(?:Error|Exception): .*)$", output, flags=re.MULTILINE)
+    return list(dict.fromkeys(line.strip() for line in found))[:most]
+
+
 def grade(submission, output: Path = OUTPUT) -> tuple[float, float]:
-    """Grade one notebook with `otter run` (no Docker); print each question's score, then
-    `score: X / Y` last. Returns (X, Y)."""
+    """Grade one notebook with `otter run` (no Docker); print each question's score (under a
+    question that lost points, its failed tests' errors), then `score: X / Y` last. Returns
+    (X, Y)."""
     path = check_submission(submission)
     output = Path(output)
     try:
@@ -247,6 +256,8 @@ def grade(submission, output: Path = OUTPUT) -> tuple[float, float]:
     tests = [test for test in results["tests"] if "max_score" in test]
     for test in tests:
         print(f"{test['name']}: {test['score']:g} / {test['max_score']:g}")
+        for reason in failures(test.get("output", "")):  # what the student gets wrong
+            print(f"    {reason}")
     score = sum(test["score"] for test in tests)
     possible = sum(test["max_score"] for test in tests)
     suspect = cells_to_read(path)
