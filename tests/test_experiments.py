@@ -233,6 +233,7 @@ def test_empty_validation_set_is_refused_before_training(tiny):
         (dict(validation_split=1.0), r"validation_split must be a number in \[0, 1\)"),
         (dict(val_fraction=-0.1), r"val_fraction must be a number in \[0, 1\)"),
         (dict(quick="yes"), "quick must be True or False"),
+        (dict(timing_epochs=1), r"timing_epochs must be an integer of at least 2 \(the first"),
     ],
 )
 def test_check_parameters(kwargs, message):

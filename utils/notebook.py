@@ -195,6 +195,10 @@ def _check_one(name, value):
                 or not value or not all(_is_int(s) and s >= 0 for s in value)):
             _refuse(name, value, "a non-empty list of non-negative integers",
                     f"pass -p seeds '[0, 1]' with YAML list syntax, {edit}")
+    elif name == "timing_epochs":  # the first epoch is a warm-up, left out of every median
+        if not (_is_int(value) and value >= 2):
+            _refuse(name, value, "an integer of at least 2 (the first epoch is the warm-up)",
+                    f"pass e.g. -p {name} 3, {edit}")
     elif name in ("seed", "patience"):
         if not (_is_int(value) and value >= 0):
             _refuse(name, value, "a non-negative integer", f"pass e.g. -p {name} 0, {edit}")
@@ -244,8 +248,8 @@ def check_parameters(**values) -> None:
 
     Each name has one rule: `seeds` a non-empty list of non-negative integers; `seed` and
     `patience` non-negative integers; `epochs`, `units`, `embed_dim`, `batch_size`,
-    `maxlen`, `vocab_size`, `timing_epochs`, `timing_reviews` positive integers, and `subset`
-    too (or None);
+    `maxlen`, `vocab_size`, `timing_reviews` positive integers, and `subset` too (or None);
+    `timing_epochs` at least 2 (the first is the warm-up);
     `cell` one of `CELLS`; `merge_mode` one of `MERGE_MODES` (`merge_modes` a non-empty list
     of them); `merge` one of `utils.reference.BPTT_MERGES`; `learning_rate` > 0;
     `validation_split` and any `*_fraction` in [0, 1);

@@ -54,6 +54,9 @@ def exercise_2(wide: pd.DataFrame, units: int, embed_dim: int, batch: int, steps
     (the output shape as a tuple, or the name of the error) and `weights` (of each wrapper)."""
     modes = set(wide.index.get_level_values("merge_mode"))
     expect(modes == {"concat", "sum", "ave", "mul"}, "one row per merge mode and return_sequences")
+    sequences = set(wide.index.get_level_values("return_sequences"))
+    expect(sequences == {True, False}, "one row per merge mode and return_sequences: both True "
+           "and False")
     weights = _built(keras.layers.SimpleRNN, units, embed_dim).count_params() + _built(
         keras.layers.SimpleRNN, 2 * units, embed_dim).count_params()
     for (mode, sequences), row in wide.iterrows():

@@ -8,8 +8,8 @@
    from the model, the probe and the test reviews.
 3. `gru_bi`, `x_pre`, `bad_side`: section 2's reading checks are rerun on the GRU model;
    the pre-padded reviews must hold the same words in the same order; the masked model must
-   not see the padding side and the unmasked ones must; at full size, over every seed, the
-   masked GRU must beat the unmasked one by far.
+   not see the padding side and the unmasked ones must; at full size, whether the masked GRU
+   beats the unmasked one by far in every seed is printed (a measured outcome, not a check).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 
 from utils.maths import sigmoid
 
-from . import expect
+from . import expect, measured
 
 LINES = ("forward", "backward")
 READERS = ("head's forward half", "linear probe")
@@ -103,9 +103,14 @@ def exercise_2(probe, curves, model, imdb, stand_in) -> None:
     forward states at random steps of `imdb`'s training reviews; `curves`: rows "fraction
     read" 0.1, ..., 1.0, columns "head's forward half" and "linear probe", the accuracy of
     each reader on the test reviews (the head's half with the mean stand-in `stand_in`)."""
+    import keras
+
     from utils import probes
 
     units = probes.head_halves(model)[0].shape[0]
+    expect(isinstance(probe, keras.Model), "`probe` must be a Keras model (e.g. keras.Sequential "
+           f"of an Input of {units} numbers and a Dense(1, activation='sigmoid')), fitted with "
+           "`fit`; another library's logistic regression can become one by copying its weights.")
     shapes = tuple(probe.input_shape), tuple(probe.output_shape)
     expect(shapes == ((None, units), (None, 1)),
            f"`probe` must read one forward state ({units} numbers) and return one probability.")
@@ -182,8 +187,8 @@ def exercise_3(gru_bi, bad_side, x_pre, x_test, full_size: bool) -> None:
     accuracy = bad_side["test accuracy"]
     expect(accuracy.between(0, 1).all(), "`test accuracy` must be a share of the test reviews.")
     if full_size:
-        lead = accuracy.xs("GRU, masked") - accuracy.xs("GRU, no mask")
-        expect(len(lead) >= 2 and (lead > 0.1).all(),
-               "Over two seeds or more, compare the masked GRU with the unmasked one, trained "
-               "the same way from the same seed: the table does not show what section 5 "
-               "predicts for the bad side.")
+        lead = (accuracy.xs("GRU, masked") - accuracy.xs("GRU, no mask")).dropna()
+        expect(len(lead) >= 2, "Train both GRUs from the same two seeds or more: the masked "
+               "one's lead is read seed by seed.")
+        measured((lead > 0.1).all(), "masked GRU minus unmasked GRU, test accuracy, every seed",
+                 "> 0.1 (the solutions' run)", ", ".join(f"{v:+.3f}" for v in lead))

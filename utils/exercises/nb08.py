@@ -113,7 +113,8 @@ def exercise_4(autodiff_recurrence) -> None:
     try:
         auto = _states_and_gradients(autodiff_recurrence, z, m, u, upstream)
     except (TypeError, ValueError, AttributeError) as error:
-        expect(False, f"autodiff_recurrence(z, m, u) must return the states tensor: {error!r}")
+        expect(False, "autodiff_recurrence(z, m, u) must return the states tensor (TensorFlow "
+               f"could not use what it returned: {type(error).__name__})")
     expect(tuple(auto[0].shape) == tuple(hand[0].shape),
            f"the states have shape {tuple(hand[0].shape)} (steps, batch, 2 units): return the "
            "states only")
