@@ -140,14 +140,13 @@ def side_dependence(model, n: int = 64, seed: int = 0) -> dict:
 
     length = model.input_shape[1] - 2
     x = tf.constant(np.random.default_rng(seed).integers(0, 2, (n, length + 2, 1)), tf.float32)
-    left = right = 0.0
-    for j in range(length):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            p = tf.reduce_sum(model(x)[:, j])  # each sequence's output reads only its own input
-        reach = np.abs(tape.gradient(p, x).numpy()[..., 0]).max(axis=0)  # (T + 2,)
-        left, right = max(left, reach[: j + 1].max()), max(right, reach[j + 2 :].max())
-    return {"left": float(left), "right": float(right)}
+    with tf.GradientTape(persistent=True) as tape:  # one forward pass, a gradient per step
+        tape.watch(x)
+        p = model(x)
+        steps = [tf.reduce_sum(p[:, j]) for j in range(length)]  # a sequence reads only its own
+    reach = np.stack([np.abs(tape.gradient(s, x).numpy()[..., 0]).max(axis=0) for s in steps])
+    # reach[j, s]: output j (position j + 1) against input s; left: s <= j, right: s >= j + 2
+    return {"left": float(np.tril(reach).max()), "right": float(np.triu(reach, 2).max())}
 
 
 def has_bidirectional_simple_rnn(model) -> bool:
